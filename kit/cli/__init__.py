@@ -1,0 +1,33 @@
+"""The `kit` command: thin commands over the library.
+
+Each command group lives in its own module and is added here; a command
+imports its heavy dependencies only when it runs, so `kit --help` is fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from kit.cli import recordings as _recordings
+
+app = typer.Typer(
+    name="kit",
+    help="Explore and test streaming LLM APIs (OpenAI Responses and Chat Completions).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(_recordings.app, name="recordings")
+
+for _name in ("check", "bridge", "serve", "run"):
+    try:
+        _module = __import__(f"kit.cli.{_name}", fromlist=["register"])
+    except ModuleNotFoundError as _exc:  # a command not built yet
+        if _exc.name != f"kit.cli.{_name}":
+            raise
+        continue
+    _module.register(app)
+
+
+def main() -> None:
+    app()
