@@ -3,3 +3,7 @@
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from kit.recording import ReplayMiss, async_client, client, wrap_http_client  # noqa: E402
+
+__all__ = ["ReplayMiss", "__version__", "async_client", "client", "wrap_http_client"]

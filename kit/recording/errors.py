@@ -1,0 +1,78 @@
+"""Errors of the record/replay layer.
+
+All subclass `openai.OpenAIError`: the SDK propagates those as they are, never
+retrying them or hiding them inside `APIConnectionError("Connection error.")`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openai
+
+
+class RecordingError(openai.OpenAIError):
+    """Something is wrong with recorded traffic; the message says what to do."""
+
+
+class CorruptRecording(RecordingError):
+    def __init__(self, path: Path | str, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(
+            f"{path}: corrupt recording: {problem}. The file was left untouched; "
+            f"inspect it, then delete it and re-record (KIT_INFERENCE_MODE=record-if-missing) "
+            f"or restore it from git (git checkout -- {path})."
+        )
+
+
+class SecretInRecording(CorruptRecording):
+    def __init__(self, path: Path | str, field: str) -> None:
+        self.field = field
+        RecordingError.__init__(
+            self,
+            f"{path}: refusing to load a recording that holds a credential-looking value in {field}. "
+            f"Remove the value from the file (and rotate the credential if it is real), "
+            f"then run `kit recordings verify`.",
+        )
+        self.path = Path(path)
+        self.problem = f"credential in {field}"
+
+
+class ReplayMiss(RecordingError):
+    """No recording answers this request in replay mode."""
+
+    def __init__(
+        self,
+        *,
+        mode: str,
+        setup: str,
+        method: str,
+        path: str,
+        model: str | None,
+        key: str,
+        recording_dir: Path,
+        nearest: Path | None = None,
+        diff: str = "",
+    ) -> None:
+        self.mode, self.setup, self.method, self.path = mode, setup, method, path
+        self.model, self.key, self.nearest, self.diff = model, key, nearest, diff
+        lines = [
+            f"no recording for this request (mode={mode}, setup={setup}): {method} {path}"
+            + (f" model={model}" if model else ""),
+            f"  key: {key}",
+            f"  looked in: {recording_dir}",
+        ]
+        if nearest is not None:
+            lines.append(f"  nearest recording for the same endpoint: {nearest}")
+            if diff:
+                lines.append("  request body diff (recorded -> this request):")
+                lines.extend("    " + line for line in diff.splitlines())
+        else:
+            lines.append("  no recording exists for this endpoint of this setup")
+        lines.append(
+            "  to record it: KIT_INFERENCE_MODE=record-if-missing (with the setup's server reachable "
+            "and its key in the environment), e.g. "
+            f"`kit run --setup {setup} --inference-mode record-if-missing`"
+        )
+        super().__init__("\n".join(lines))

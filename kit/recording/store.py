@@ -1,0 +1,368 @@
+"""Recorded interactions on disk: one JSON file each, plus a rebuildable SQLite index.
+
+Layout: `<dir>/<setup>/<endpoint>/<key[:16]>.<occurrence>.json`. The file
+name alone finds a recording, so replay needs no index; the index serves
+listing, filtering, nearest-recording search for misses, and usage for prune.
+Writes are atomic (temp file + rename) under an advisory lock, so processes
+recording into one folder lose nothing. A file that does not parse is
+reported by name and never overwritten.
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import fcntl
+import json
+import os
+import sqlite3
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from kit.recording.canonical import CanonicalRequest, endpoint_of
+from kit.recording.errors import CorruptRecording, SecretInRecording
+from kit.recording.scrub import find_secrets
+from kit.recording.sse_codec import decode_sse
+
+FORMAT_VERSION = 1
+INDEX_NAME = ".index.sqlite"
+
+
+@dataclass
+class Recording:
+    """One recorded request and its answer, as stored in one file."""
+
+    key: str
+    occurrence: int
+    setup: str
+    request: dict[str, Any]
+    response: dict[str, Any]
+    meta: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    # -- what the transport and the event parser need -------------------
+    @property
+    def status(self) -> int:
+        return int(self.response["status"])
+
+    @property
+    def response_headers(self) -> dict[str, str]:
+        return dict(self.response.get("headers", {}))
+
+    @property
+    def request_body(self) -> Any:
+        return self.request.get("body")
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        """A transport failure after `after_bytes` bytes (a dropped connection)."""
+        return self.response.get("error")
+
+    def body_bytes(self) -> bytes:
+        response = self.response
+        if "sse" in response:
+            return decode_sse(response["sse"])
+        if "json" in response:
+            return json.dumps(response["json"], ensure_ascii=False).encode("utf-8")
+        if "text" in response:
+            return response["text"].encode("utf-8")
+        if "base64" in response:
+            return base64.b64decode(response["base64"])
+        return b""
+
+    def response_chunks(self) -> list[tuple[float, bytes]]:
+        """The body as it arrived: exact bytes per chunk, with offsets in seconds."""
+        body = self.body_bytes()
+        chunks = self.response.get("chunks")
+        if not chunks:
+            return [(float(self.meta.get("duration", 0.0)), body)] if body else []
+        out, pos = [], 0
+        for offset, size in chunks:
+            out.append((float(offset), body[pos : pos + size]))
+            pos += size
+        if pos < len(body):  # never lose bytes if the chunk table is short
+            out.append((float(chunks[-1][0]), body[pos:]))
+        return out
+
+    def canonical_request(self) -> CanonicalRequest:
+        return CanonicalRequest(
+            setup=self.setup,
+            method=self.request["method"],
+            path=self.request["path"],
+            body=self.request.get("body"),
+            content_type=self.request.get("headers", {}).get("content-type"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kit_recording": FORMAT_VERSION,
+            "key": self.key,
+            "occurrence": self.occurrence,
+            "setup": self.setup,
+            "request": self.request,
+            "response": self.response,
+            "meta": self.meta,
+        }
+
+
+def load_recording(path: Path | str) -> Recording:
+    """Read and check one recording file; refuse corrupt files and secrets by name."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CorruptRecording(path, f"cannot read it ({exc})") from exc
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise CorruptRecording(path, f"not valid JSON ({exc})") from exc
+    if not isinstance(data, dict) or data.get("kit_recording") != FORMAT_VERSION:
+        raise CorruptRecording(path, f"not a kit recording (expected \"kit_recording\": {FORMAT_VERSION})")
+    for name in ("key", "setup", "request", "response"):
+        if name not in data:
+            raise CorruptRecording(path, f"field {name!r} is missing")
+    if not isinstance(data["response"], dict) or "status" not in data["response"]:
+        raise CorruptRecording(path, "response.status is missing")
+    for where in find_secrets({"request": data["request"], "response": data["response"]}):
+        raise SecretInRecording(path, where)
+    return Recording(
+        key=data["key"],
+        occurrence=int(data.get("occurrence", 0)),
+        setup=data["setup"],
+        request=data["request"],
+        response=data["response"],
+        meta=data.get("meta", {}),
+        path=path,
+    )
+
+
+def dump_recording(recording: Recording) -> str:
+    """Deterministic text: our fields in fixed order, request body keys sorted, wire order kept in responses."""
+    return json.dumps(recording.to_json(), indent=1, ensure_ascii=False) + "\n"
+
+
+class RecordingStore:
+    """A folder of recordings."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    # -- files -------------------------------------------------------------
+    def path_for(self, request: CanonicalRequest, occurrence: int) -> Path:
+        return self.root / request.setup / request.endpoint / f"{request.key[:16]}.{occurrence}.json"
+
+    def occurrences(self, request: CanonicalRequest) -> list[Path]:
+        folder = self.root / request.setup / request.endpoint
+        prefix = request.key[:16] + "."
+        if not folder.is_dir():
+            return []
+        found = []
+        for entry in folder.iterdir():
+            stem = entry.name.removesuffix(".json")
+            if entry.name.startswith(prefix) and entry.name.endswith(".json") and stem[len(prefix):].isdigit():
+                found.append((int(stem[len(prefix):]), entry))
+        return [p for _, p in sorted(found)]
+
+    def find(self, request: CanonicalRequest, occurrence: int) -> Recording | None:
+        """The recording for the n-th identical request; past the last, the last one again."""
+        paths = self.occurrences(request)
+        if not paths:
+            return None
+        recording = load_recording(paths[min(occurrence, len(paths) - 1)])
+        if recording.key != request.key:
+            raise CorruptRecording(recording.path or paths[0], "its key does not match its file name")
+        return recording
+
+    def files(self) -> Iterator[Path]:
+        if not self.root.is_dir():
+            return
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if name.endswith(".json") and not name.startswith("."):
+                    yield Path(dirpath) / name
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def write(self, recording: Recording, request: CanonicalRequest, *, session_started: float) -> Path:
+        """Store a recording at its occurrence, or the next free one.
+
+        An existing file recorded before this session began is replaced (that is
+        what re-recording means); one written since, by another process, is kept
+        and this recording takes the next number. A corrupt file is never replaced.
+        """
+        text_for = lambda occ: dump_recording(_with_occurrence(recording, occ))  # noqa: E731
+        with self._locked():
+            occurrence = recording.occurrence
+            while True:
+                target = self.path_for(request, occurrence)
+                if not target.exists():
+                    break
+                existing = load_recording(target)  # raises CorruptRecording: never overwrite what we cannot read
+                if float(existing.meta.get("recorded_at_epoch", 0)) < session_started:
+                    break
+                occurrence += 1
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=target.parent)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.write(text_for(occurrence))
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        recording.occurrence, recording.path = occurrence, target
+        try:
+            self.index().add(recording)
+        except sqlite3.Error:
+            pass  # the index is a cache; `kit recordings reindex` rebuilds it
+        return target
+
+    # -- index -------------------------------------------------------------
+    def index(self) -> "RecordingIndex":
+        return RecordingIndex(self)
+
+    def nearest(self, request: CanonicalRequest) -> tuple[Path, str] | None:
+        """The recorded request for the same setup and endpoint whose body is closest, with a diff."""
+        want = _pretty(request.body)
+        best: tuple[float, Path, str] | None = None
+        for row in self.index().query(setup=request.setup, method=request.method, endpoint=request.endpoint, limit=500):
+            try:
+                other = load_recording(self.root / row["file"])
+            except CorruptRecording:
+                continue
+            have = _pretty(other.request.get("body"))
+            score = difflib.SequenceMatcher(None, have, want, autojunk=False).ratio()
+            if best is None or score > best[0]:
+                best = (score, self.root / row["file"], have)
+        if best is None:
+            return None
+        diff = "\n".join(
+            difflib.unified_diff(best[2].splitlines(), want.splitlines(), "recorded", "requested", lineterm="", n=1)
+        )
+        return best[1], diff
+
+
+def _with_occurrence(recording: Recording, occurrence: int) -> Recording:
+    copy = Recording(**{**recording.__dict__})
+    copy.occurrence = occurrence
+    return copy
+
+
+def _pretty(body: Any) -> str:
+    return json.dumps(body, indent=1, sort_keys=True, ensure_ascii=False)
+
+
+class RecordingIndex:
+    """SQLite index of a store; a cache that `rebuild()` recreates from the files alone."""
+
+    COLUMNS = ("file", "key", "occurrence", "setup", "method", "path", "endpoint", "model", "status", "recorded_at", "mtime_ns", "size")
+
+    def __init__(self, store: RecordingStore) -> None:
+        self.store = store
+        self.path = store.root / INDEX_NAME
+
+    def _connect(self) -> sqlite3.Connection:
+        self.store.root.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=30)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS recordings (file TEXT PRIMARY KEY, key TEXT, occurrence INTEGER, setup TEXT,"
+            " method TEXT, path TEXT, endpoint TEXT, model TEXT, status INTEGER, recorded_at TEXT,"
+            " mtime_ns INTEGER, size INTEGER)"
+        )
+        db.execute("CREATE TABLE IF NOT EXISTS usage (file TEXT PRIMARY KEY, last_used REAL)")
+        db.execute("CREATE TABLE IF NOT EXISTS runs (started REAL)")
+        return db
+
+    def _row(self, recording: Recording) -> tuple[Any, ...]:
+        assert recording.path is not None
+        stat = recording.path.stat()
+        req = recording.canonical_request()
+        return (
+            recording.path.relative_to(self.store.root).as_posix(), recording.key, recording.occurrence,
+            recording.setup, req.method, req.path, endpoint_of(req.path), req.model, recording.status,
+            recording.meta.get("recorded_at"), stat.st_mtime_ns, stat.st_size,
+        )
+
+    def add(self, recording: Recording) -> None:
+        with self._connect() as db:
+            db.execute(f"INSERT OR REPLACE INTO recordings VALUES ({','.join('?' * len(self.COLUMNS))})", self._row(recording))
+
+    def refresh(self) -> list[CorruptRecording]:
+        """Bring the index in line with the files (new, changed, deleted); return the files that failed to load."""
+        problems: list[CorruptRecording] = []
+        with self._connect() as db:
+            known = {r["file"]: (r["mtime_ns"], r["size"]) for r in db.execute("SELECT file, mtime_ns, size FROM recordings")}
+            seen = set()
+            for path in self.store.files():
+                rel = path.relative_to(self.store.root).as_posix()
+                seen.add(rel)
+                stat = path.stat()
+                if known.get(rel) == (stat.st_mtime_ns, stat.st_size):
+                    continue
+                try:
+                    recording = load_recording(path)
+                except CorruptRecording as exc:
+                    problems.append(exc)
+                    db.execute("DELETE FROM recordings WHERE file = ?", (rel,))
+                    continue
+                db.execute(f"INSERT OR REPLACE INTO recordings VALUES ({','.join('?' * len(self.COLUMNS))})", self._row(recording))
+            for rel in set(known) - seen:
+                db.execute("DELETE FROM recordings WHERE file = ?", (rel,))
+        return problems
+
+    def rebuild(self) -> list[CorruptRecording]:
+        with self._connect() as db:
+            db.execute("DELETE FROM recordings")
+        return self.refresh()
+
+    def query(self, *, setup: str | None = None, method: str | None = None, endpoint: str | None = None,
+              model: str | None = None, limit: int | None = None) -> list[sqlite3.Row]:
+        self.refresh()
+        where, args = [], []
+        for column, value in (("setup", setup), ("method", method), ("endpoint", endpoint), ("model", model)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = "SELECT * FROM recordings" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY file"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        with self._connect() as db:
+            return list(db.execute(sql, args))
+
+    def mark_used(self, path: Path) -> None:
+        try:
+            with self._connect() as db:
+                db.execute("INSERT OR REPLACE INTO usage VALUES (?, ?)", (path.relative_to(self.store.root).as_posix(), time.time()))
+        except (sqlite3.Error, ValueError):
+            pass  # usage is advisory (for prune); never fail a replay over it
+
+    def mark_run_started(self) -> None:
+        with self._connect() as db:
+            db.execute("INSERT INTO runs VALUES (?)", (time.time(),))
+
+    def unused(self) -> list[str]:
+        """Files no run used: not replayed or recorded since the first run this index saw."""
+        self.refresh()
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT r.file FROM recordings r LEFT JOIN usage u ON u.file = r.file "
+                "WHERE u.file IS NULL ORDER BY r.file"
+            )
+            return [r["file"] for r in rows]

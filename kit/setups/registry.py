@@ -1,0 +1,152 @@
+"""The setups the kit knows: where a server is, how to reach it, what it can do.
+
+One place defines them; the client, the CLI, the runner and the pytest plugin
+all read it. Users add or override setups in a TOML file (see `load_setups`).
+Setup values are defaults only: explicit arguments and flags always win.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+Capability = Literal["reasoning", "refusal", "vision", "tools", "file_search", "embeddings"]
+ResponsesMode = Literal["native", "bridge"]
+
+
+@dataclass(frozen=True)
+class Setup:
+    name: str
+    description: str
+    base_url: str
+    url_env: str | None
+    key_env: str | None
+    text_model: str
+    vision_model: str | None = None
+    embedding_model: str | None = None
+    embedding_dimension: int | None = None
+    responses: ResponsesMode = "bridge"
+    capabilities: frozenset[str] = field(default_factory=frozenset)
+    managed: bool = False  # the kit starts this setup's server itself (`server:<name>`)
+    think_tags: bool = False  # the model writes its reasoning inline in <think> tags
+
+    def resolved_base_url(self, env: dict[str, str] | None = None) -> str:
+        env = os.environ if env is None else env
+        if self.url_env and env.get(self.url_env):
+            url = env[self.url_env].rstrip("/")
+            return url if url.endswith("/v1") else url + "/v1"
+        return self.base_url
+
+    def api_key(self, env: dict[str, str] | None = None) -> str | None:
+        env = os.environ if env is None else env
+        return env.get(self.key_env) if self.key_env else None
+
+    def can(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+
+BUILTIN_SETUPS: dict[str, Setup] = {
+    s.name: s
+    for s in (
+        Setup(
+            name="ollama",
+            description="Ollama's OpenAI-compatible endpoint",
+            base_url="http://localhost:11434/v1",
+            url_env="OLLAMA_URL",
+            key_env=None,
+            text_model="llama3.2:3b-instruct-fp16",
+            vision_model="llama3.2-vision:11b",
+            embedding_model="all-minilm:l6-v2",
+            embedding_dimension=384,
+            responses="bridge",
+            capabilities=frozenset({"tools", "vision", "embeddings", "file_search"}),
+        ),
+        Setup(
+            name="vllm",
+            description="a vLLM server",
+            base_url="http://localhost:8000/v1",
+            url_env="VLLM_URL",
+            key_env="VLLM_API_KEY",
+            text_model="Qwen/Qwen3-0.6B",
+            responses="native",
+            capabilities=frozenset({"reasoning", "tools", "file_search"}),
+        ),
+        Setup(
+            name="gpt",
+            description="OpenAI",
+            base_url="https://api.openai.com/v1",
+            url_env="OPENAI_BASE_URL",
+            key_env="OPENAI_API_KEY",
+            text_model="gpt-4o",
+            vision_model="gpt-4o",
+            embedding_model="text-embedding-3-small",
+            embedding_dimension=1536,
+            responses="native",
+            capabilities=frozenset({"refusal", "vision", "tools", "file_search", "embeddings"}),
+        ),
+        Setup(
+            name="claude",
+            description="Anthropic's OpenAI-compatible endpoint",
+            base_url="https://api.anthropic.com/v1",
+            url_env="ANTHROPIC_BASE_URL",
+            key_env="ANTHROPIC_API_KEY",
+            text_model="claude-sonnet-4-5",
+            vision_model="claude-sonnet-4-5",
+            responses="bridge",
+            capabilities=frozenset({"refusal", "vision", "tools", "file_search"}),
+        ),
+        Setup(
+            name="local",
+            description="the kit's own llama.cpp server on SmolLM2-135M-Instruct (no key, no network)",
+            base_url="http://127.0.0.1:8080/v1",
+            url_env="KIT_LOCAL_URL",
+            key_env=None,
+            text_model="smollm2-135m-instruct",
+            responses="bridge",
+            capabilities=frozenset({"tools", "file_search"}),
+            managed=True,
+        ),
+    )
+}
+
+
+class UnknownSetup(KeyError):
+    def __str__(self) -> str:  # KeyError quotes its message; say it plainly
+        return str(self.args[0])
+
+
+def load_setups(config: Path | None = None) -> dict[str, Setup]:
+    """Built-in setups, overridden or extended by a TOML file.
+
+    The file is `$KIT_SETUPS_FILE`, else `kit-setups.toml` in the working
+    directory, when present. Each `[setups.NAME]` table gives Setup fields; a
+    NAME that is built in only replaces the fields it names.
+    """
+    setups = dict(BUILTIN_SETUPS)
+    path = config or Path(os.environ.get("KIT_SETUPS_FILE", "kit-setups.toml"))
+    if not path.is_file():
+        return setups
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read setups file: {exc}") from exc
+    for name, fields in data.get("setups", {}).items():
+        fields = dict(fields)
+        if "capabilities" in fields:
+            fields["capabilities"] = frozenset(fields["capabilities"])
+        try:
+            setups[name] = replace(setups[name], **fields) if name in setups else Setup(name=name, **fields)
+        except TypeError as exc:
+            raise ValueError(f"{path}: [setups.{name}]: {exc}") from exc
+    return setups
+
+
+def get_setup(name: str, config: Path | None = None) -> Setup:
+    setups = load_setups(config)
+    if name not in setups:
+        raise UnknownSetup(f"unknown setup {name!r}; known setups: {', '.join(sorted(setups))} "
+                           f"(add your own in kit-setups.toml)")
+    return setups[name]
