@@ -56,15 +56,18 @@ def wrap_http_client(http_client: Any, *, setup: str, mode: str | InferenceMode 
     return http_client
 
 
-def _settings(setup: str | None, base_url: str | None, api_key: str | None,
-              mode: InferenceMode) -> tuple[str, str, str]:
-    from kit.setups import get_setup
+def _settings(setup: str | None, base_url: str | None, api_key: str | None, mode: InferenceMode,
+              recording_dir: Path) -> tuple[str, str, str]:
+    """Base URL and key: explicit values, else the setup's; an ad-hoc setup name needs a base URL or recordings."""
+    from kit.setups import UnknownSetup, get_setup
 
     name = setup or "default"
     try:
         spec = get_setup(name) if setup else None
-    except KeyError:
-        raise
+    except UnknownSetup:
+        if not (base_url or (recording_dir / name).is_dir()):
+            raise
+        spec = None  # a name of the user's own: it only labels the recordings
     url = base_url or (spec.resolved_base_url() if spec else None)
     key = api_key or (spec.api_key() if spec else None)
     if mode is InferenceMode.REPLAY:
@@ -86,7 +89,7 @@ def client(setup: str | None = None, mode: str | InferenceMode | None = None, *,
     retries would hide it (pass 2 for the SDK's usual behaviour).
     """
     session = make_session(setup or "default", mode, recording_dir=recording_dir, replay_style=replay_style, speed=speed)
-    name, url, key = _settings(setup, base_url, api_key, session.mode)
+    name, url, key = _settings(setup, base_url, api_key, session.mode, session.store.root)
     http = http or _default_http()
     inner = None if session.mode is InferenceMode.REPLAY else http.HTTPTransport()
     http_client = http.Client(transport=RecordReplayTransport(session, inner), timeout=kwargs.pop("timeout", 600.0),
@@ -100,7 +103,7 @@ def async_client(setup: str | None = None, mode: str | InferenceMode | None = No
                  max_retries: int = 0, **kwargs: Any) -> openai.AsyncOpenAI:
     """An `openai.AsyncOpenAI` that records or replays (see `client`)."""
     session = make_session(setup or "default", mode, recording_dir=recording_dir, replay_style=replay_style, speed=speed)
-    name, url, key = _settings(setup, base_url, api_key, session.mode)
+    name, url, key = _settings(setup, base_url, api_key, session.mode, session.store.root)
     http = http or _default_http()
     inner = None if session.mode is InferenceMode.REPLAY else http.AsyncHTTPTransport()
     http_client = http.AsyncClient(transport=AsyncRecordReplayTransport(session, inner),
