@@ -9,6 +9,7 @@ shows the streams, and ends with checks from here. Checks raise
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ class Scenario:
     profile: str = "openai"
     streams: list[tuple[str, Stream, list[Violation]]] = field(default_factory=list)
     _client: Any = None
+    _stores: Any = None
+    not_shown: list[str] = field(default_factory=list)
 
     # -- set-up ------------------------------------------------------------------
     def require(self, *capabilities: str) -> None:
@@ -69,27 +72,82 @@ class Scenario:
     def responses_stream(self, request: dict[str, Any], *, title: str | None = None, via: str | None = None,
                          show: bool = True) -> Stream:
         """Send a Responses request (native or bridged, as the setup says), show it live, validate it."""
+        from dataclasses import replace
+
+        from kit.bridge import responses_stream
+
         request = {"model": self.text_model, **request}
         route = via or self.setup.responses
-        if route == "native":
-            events: Iterable[Any] = self.client.responses.create(stream=True, **request)
-        else:
-            from kit.bridge import bridged_responses_stream
-
-            events = bridged_responses_stream(self.client, request, think_tags=self.setup.think_tags)
+        options = {"stores": self.stores} if route == "bridge" else {}
+        events = responses_stream(self.client, replace(self.setup, responses=route), request, **options)
         return self._consume(events, title or f"{self.setup.name} · {route} Responses", show)
 
     def chat_stream(self, request: dict[str, Any], *, title: str | None = None, show: bool = True) -> list[dict[str, Any]]:
         """Stream a Chat Completion and return its chunks as dicts (reasoning fields kept)."""
         request = {"model": self.text_model, **request}
-        chunks = []
-        for chunk in self.client.chat.completions.create(stream=True, **request):
-            chunks.append(chunk.to_dict())
+        chunks = [chunk.to_dict() for chunk in self.client.chat.completions.create(stream=True, **request)]
         if show:
-            from kit.render import show_chat
-
-            show_chat(chunks, title=title or f"{self.setup.name} · chat completions")
+            _display(chat_table(chunks))
         return chunks
+
+    def bridged(self, chunks: list[dict[str, Any]], *, title: str | None = None, show: bool = True) -> Stream:
+        """The Responses view of a captured chat stream (the bridge's translation), shown and validated."""
+        from kit.bridge import translate_chat_stream
+
+        events = translate_chat_stream(chunks, think_tags=self.setup.think_tags)
+        return self._consume(events, title or f"{self.setup.name} · chat stream as Responses events", show)
+
+    # -- file search --------------------------------------------------------------
+    @property
+    def stores(self) -> Any:
+        """Local vector stores for bridged file search, in a folder of this run (ids are deterministic)."""
+        if self._stores is None:
+            import tempfile
+
+            from kit.bridge import VectorStores
+
+            self._stores = VectorStores(tempfile.mkdtemp(prefix="kit-stores-"))
+        return self._stores
+
+    def vector_store(self, name: str, files: dict[str, str]) -> str:
+        """A vector store holding `files` (filename -> text); returns its id.
+
+        Bridged setups get a local store with ids derived from the content, so
+        the requests (and their recordings) are the same on every run. Native
+        setups create the store on the server through the recorded client.
+        """
+        import hashlib
+
+        digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+        if self.setup.responses == "bridge":
+            store_id = f"vs_{name}_{digest}"
+            if any(s["id"] == store_id for s in self.stores.list()):
+                return store_id  # a cell run again
+            self.stores.create(name, store_id=store_id)
+            for filename, text in files.items():
+                file_id = "file-" + hashlib.sha256(f"{filename}\0{text}".encode()).hexdigest()[:22]
+                self.stores.add_file(store_id, text=text, filename=filename, file_id=file_id)
+            return store_id
+        store = self.client.vector_stores.create(name=name)
+        for filename, text in files.items():
+            self.client.vector_stores.files.upload_and_poll(vector_store_id=store.id,
+                                                            file=(filename, text.encode("utf-8")))
+        return store.id
+
+    # -- views -----------------------------------------------------------------
+    def tables(self, stream: Stream) -> None:
+        """The events table and the per-item summary."""
+        from kit.render import events_table, items_table
+
+        _display(events_table(stream))
+        _display(items_table(stream))
+
+    def timeline(self, stream: Stream) -> None:
+        """The timeline plot, displayed (a Figure made without pyplot does not show itself)."""
+        from kit.render import timeline
+
+        figure = timeline(stream)
+        _display(figure)
 
     def _consume(self, events: Iterable[Any], title: str, show: bool) -> Stream:
         raw: list[dict[str, Any]] = []
@@ -105,7 +163,7 @@ class Scenario:
         if show:
             from kit.render import live
 
-            for _ in live(timed(), title=title):
+            for _ in live(timed(), source_name=title, profile=self.profile):
                 pass
         else:
             for _ in timed():
@@ -114,6 +172,34 @@ class Scenario:
         stream = Stream(events=stream.events, offsets=offsets, wire=stream.wire, source=title)
         violations = validate_stream(stream, profile=self.profile)
         self.streams.append((title, stream, violations))
+        return stream
+
+    def expect_file_citations(self, stream: Stream, *, at_least: int = 1) -> list[dict[str, Any]]:
+        """File citations in the answer, when this setup's model can cite; otherwise say so in the report."""
+        if not self.setup.can("citations"):
+            self.not_shown.append("citations")
+            _display(f"not checked: setup {self.setup.name!r} ({self.text_model}) does not copy citation markers "
+                     f"reliably (no 'citations' capability); citations are covered by setups that do and by the "
+                     f"real captures in ../shared/fixtures")
+            return []
+        return expect_file_citations(stream, at_least=at_least)
+
+    def expect_failure(self, request: dict[str, Any], *, title: str | None = None) -> Any:
+        """Send a request the server must reject: bridged, a stream ending `error` + `response.failed`;
+        native, the SDK's HTTP error (or the same events, if the server streams them)."""
+        import openai
+
+        try:
+            stream = self.responses_stream(request, title=title)
+        except openai.APIStatusError as exc:
+            _display(f"the server rejected the request: HTTP {exc.status_code}: {exc.message}")
+            if exc.status_code < 400:
+                raise StreamCheckFailed(f"expected a 4xx/5xx answer, got HTTP {exc.status_code}") from exc
+            return exc
+        self.check(stream)
+        expect_status(stream, "failed")
+        if not any(event.type == "error" for event in stream.events):
+            _fail(stream, "expected an `error` event before `response.failed`")
         return stream
 
     # -- checks -----------------------------------------------------------------
@@ -141,7 +227,7 @@ class Scenario:
                 errors += v.severity == "error"
                 warnings += v.severity == "warning"
         return {"setup": self.setup.name, "mode": self.mode.value, "streams": len(self.streams),
-                "errors": errors, "warnings": warnings, "rules": rules}
+                "errors": errors, "warnings": warnings, "rules": rules, "not_shown": sorted(set(self.not_shown))}
 
     def finish(self) -> dict[str, Any]:
         """Hand the summary to the runner (when run by it) and return it for display."""
@@ -179,6 +265,51 @@ def start(setup: str = "local", inference_mode: str | None = None, text_model: s
         base_url=base_url,
         recording_dir=resolve_recording_dir(recording_dir),
     )
+
+
+def _display(obj: Any) -> None:
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        if get_ipython() is not None:
+            display(obj)
+            return
+    except ImportError:
+        pass
+    print(obj)
+
+
+def chat_table(chunks: list[dict[str, Any]]) -> Any:
+    """One row per chat chunk: what each carried (content, reasoning fields, tool calls, finish)."""
+    import pandas as pd
+
+    rows = []
+    for i, chunk in enumerate(chunks):
+        choice = (chunk.get("choices") or [{}])[0] or {}
+        delta = choice.get("delta") or {}
+        rows.append({
+            "chunk": i,
+            "content": delta.get("content"),
+            "reasoning_content": delta.get("reasoning_content"),
+            "reasoning": delta.get("reasoning"),
+            "refusal": delta.get("refusal"),
+            "tool_calls": len(delta.get("tool_calls") or []),
+            "finish_reason": choice.get("finish_reason"),
+            "usage": bool(chunk.get("usage")),
+        })
+    return pd.DataFrame(rows)
+
+
+def chat_text(chunks: list[dict[str, Any]]) -> tuple[str, str]:
+    """(answer text, reasoning text) of a chat stream, from whichever reasoning field the server used."""
+    answer, reasoning = [], []
+    for chunk in chunks:
+        for choice in chunk.get("choices") or []:
+            delta = (choice or {}).get("delta") or {}
+            answer.append(delta.get("content") or "")
+            reasoning.append(delta.get("reasoning_content") or delta.get("reasoning") or "")
+    return "".join(answer), "".join(reasoning)
 
 
 # -- content expectations: each raises StreamCheckFailed saying what was expected and what came --
@@ -243,3 +374,152 @@ def expect_items(stream: Stream, *types: str) -> None:
     for kind in types:
         if kind not in got:
             _fail(stream, f"expected an output item of type {kind!r}, got {got}")
+
+
+def expect_reasoning(stream: Stream, *, summary: bool = True) -> str:
+    result = accumulate(stream)
+    if not result.reasoning_text and not result.summary_text:
+        _fail(stream, "expected reasoning text or a reasoning summary, got neither")
+    if summary and not result.summary_text:
+        _fail(stream, "the request asked for a reasoning summary; none was streamed")
+    return result.summary_text or result.reasoning_text
+
+
+def expect_refusal(stream: Stream) -> str:
+    refusal = accumulate(stream).refusal
+    if not refusal:
+        _fail(stream, f"expected a refusal part, got the answer {accumulate(stream).text[:200]!r}")
+    return refusal
+
+
+def expect_chat(chunks: list[dict[str, Any]], *, reasoning: bool = False) -> None:
+    answer, thought = chat_text(chunks)
+    if not chunks:
+        raise StreamCheckFailed("the chat stream had no chunks")
+    if not answer.strip() and not any((c.get("choices") or [{}])[0].get("delta", {}).get("tool_calls") for c in chunks if c.get("choices")):
+        raise StreamCheckFailed("the chat stream carried no answer text")
+    if reasoning and not thought:
+        raise StreamCheckFailed("this setup reasons, but no chunk carried reasoning_content or reasoning")
+    finishes = [ch.get("finish_reason") for c in chunks for ch in c.get("choices") or [] if ch and ch.get("finish_reason")]
+    if not finishes:
+        raise StreamCheckFailed("no chunk carried a finish_reason: the stream ended early")
+
+
+def expect_embeddings(vectors: list[list[float]], *, dimension: int | None, similar: tuple[int, int],
+                      unrelated: int) -> dict[str, float]:
+    import math
+
+    if dimension is not None and any(len(v) != dimension for v in vectors):
+        raise StreamCheckFailed(f"expected vectors of dimension {dimension}, got {[len(v) for v in vectors]}")
+
+    def cosine(a: list[float], b: list[float]) -> float:
+        return sum(x * y for x, y in zip(a, b)) / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
+
+    near = cosine(vectors[similar[0]], vectors[similar[1]])
+    far = cosine(vectors[similar[0]], vectors[unrelated])
+    if not near > far:
+        raise StreamCheckFailed(f"similar texts are not closer ({near:.3f}) than unrelated ones ({far:.3f})")
+    return {"similar": near, "unrelated": far}
+
+
+def solid_png(width: int, height: int, rgb: tuple[int, int, int]) -> str:
+    """A one-color PNG as a data URL, made here so a vision request fetches nothing."""
+    import base64
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    row = b"\x00" + bytes(rgb) * width
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(row * height, 9)) + chunk(b"IEND", b""))
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+# -- the two free-form notebooks: inspect a capture, and a playground --------------------------
+
+
+def inspect_capture(path: str | Path, *, profile: str = "openai", think_tags: bool = False) -> Stream:
+    """Open a captured stream (Responses SSE/jsonl, or Chat Completions chunks, which are bridged), show and judge it."""
+    from kit.events import parse
+    from kit.render import events_table, show, timeline
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such capture (give a .jsonl or .sse file; see ../shared/fixtures)")
+    stream = parse(path)
+    first = stream.events[0].raw if stream.events else {}
+    if first.get("object") == "chat.completion.chunk":
+        from kit.bridge import translate_chat_stream
+
+        _display(f"{path.name}: a Chat Completions stream; showing its Responses translation by the bridge")
+        stream = parse(list(translate_chat_stream([e.raw for e in stream.events], think_tags=think_tags)),
+                       source_name=f"{path.name} (bridged)")
+    violations = validate_stream(stream, profile=profile)
+    show(stream, violations, profile=profile)
+    _display(events_table(stream))
+    _display(timeline(stream))
+    return stream
+
+
+def playground(recording_dir: str | None = None) -> Any:
+    """An ipywidgets form: setup, mode, model, prompt, tools; stream live; compare native and bridged side by side."""
+    import ipywidgets as w
+
+    from kit.setups import load_setups
+
+    setups = load_setups()
+    setup_w = w.Dropdown(options=sorted(setups), value="local", description="setup")
+    mode_w = w.Dropdown(options=["replay", "record-if-missing", "record", "live"], value="replay", description="mode")
+    url_w = w.Text(placeholder="base URL (optional: the setup's default)", description="server")
+    model_w = w.Text(placeholder="model (optional: the setup's default)", description="model")
+    prompt_w = w.Textarea(value="Write one short sentence about the sea.", description="prompt",
+                          layout=w.Layout(width="90%", height="70px"))
+    tools_w = w.SelectMultiple(options=["get_weather function", "file_search"], description="tools")
+    compare_w = w.ToggleButtons(options=["one view", "native vs bridged"], value="one view", description="show")
+    run_w = w.Button(description="Send", button_style="primary")
+    left, right, status = w.Output(), w.Output(), w.Output()
+
+    def request() -> dict[str, Any]:
+        req: dict[str, Any] = {"input": prompt_w.value, "temperature": 0}
+        tools: list[dict[str, Any]] = []
+        if "get_weather function" in tools_w.value:
+            tools.append({"type": "function", "name": "get_weather", "description": "Get the weather for a city.",
+                          "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                                         "required": ["city"]}})
+        if "file_search" in tools_w.value:
+            tools.append({"type": "file_search", "vector_store_ids": []})
+        if tools:
+            req["tools"] = tools
+        return req
+
+    def send(_: Any) -> None:
+        left.clear_output()
+        right.clear_output()
+        status.clear_output()
+        with status:
+            try:
+                scenario = start(setup_w.value, mode_w.value, model_w.value or None, stack_config=url_w.value or None,
+                                 recording_dir=recording_dir)
+                if "file_search" in tools_w.value:
+                    store = scenario.vector_store("playground", {"notes.txt": prompt_w.value})
+                    req = request()
+                    req["tools"][-1]["vector_store_ids"] = [store]
+                else:
+                    req = request()
+            except Exception as exc:  # shown to the person at the form, not raised into the void
+                print(f"{type(exc).__name__}: {exc}")
+                return
+        views = [("native", left), ("bridge", right)] if compare_w.value != "one view" else [(None, left)]
+        for via, out in views:
+            with out:
+                try:
+                    scenario.responses_stream(req, via=via)
+                except Exception as exc:
+                    print(f"{type(exc).__name__}: {exc}")
+
+    run_w.on_click(send)
+    form = w.VBox([w.HBox([setup_w, mode_w]), w.HBox([url_w, model_w]), prompt_w, w.HBox([tools_w, compare_w]),
+                   run_w, status, w.HBox([left, right])])
+    return form

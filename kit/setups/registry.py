@@ -13,7 +13,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-Capability = Literal["reasoning", "refusal", "vision", "tools", "file_search", "embeddings"]
+# "citations": the model copies the citation markers of search results into its answer (a 135M model
+# mangles them: seen with SmolLM2, which wrote `<|file-704c...>` for `<|file-704c...|>`).
+Capability = Literal["reasoning", "refusal", "vision", "tools", "file_search", "citations", "embeddings"]
 ResponsesMode = Literal["native", "bridge"]
 
 
@@ -85,7 +87,7 @@ BUILTIN_SETUPS: dict[str, Setup] = {
             embedding_model="text-embedding-3-small",
             embedding_dimension=1536,
             responses="native",
-            capabilities=frozenset({"refusal", "vision", "tools", "file_search", "embeddings"}),
+            capabilities=frozenset({"refusal", "vision", "tools", "file_search", "citations", "embeddings"}),
         ),
         Setup(
             name="claude",
@@ -96,7 +98,7 @@ BUILTIN_SETUPS: dict[str, Setup] = {
             text_model="claude-sonnet-4-5",
             vision_model="claude-sonnet-4-5",
             responses="bridge",
-            capabilities=frozenset({"refusal", "vision", "tools", "file_search"}),
+            capabilities=frozenset({"refusal", "vision", "tools", "file_search", "citations"}),
         ),
         Setup(
             name="local",
