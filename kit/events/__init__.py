@@ -1,0 +1,54 @@
+"""Responses stream events: parse them, rebuild the response, judge the stream.
+
+Pure functions over iterables (no files, sockets or clocks) except `parse`,
+which also accepts paths and kit recordings.
+"""
+
+from __future__ import annotations
+
+from kit.events.accumulate import AccumulatedResponse, Accumulator, ItemView, PartView, SummaryView, accumulate
+from kit.events.model import (
+    EVENT_CLASSES,
+    KNOWN_EVENT_TYPES,
+    TERMINAL_TYPES,
+    Event,
+    NotJSONEvent,
+    Stream,
+    UnknownEvent,
+    WireFacts,
+    make_event,
+)
+from kit.events.parse import SSEParser, parse, parse_events, parse_jsonl, parse_sse, parse_text
+from kit.events.rules import PROFILES, RULES, Rule, enabled_rules
+from kit.events.validate import Violation, summarize, validate_stream
+
+__all__ = [
+    "EVENT_CLASSES",
+    "KNOWN_EVENT_TYPES",
+    "PROFILES",
+    "RULES",
+    "TERMINAL_TYPES",
+    "AccumulatedResponse",
+    "Accumulator",
+    "Event",
+    "ItemView",
+    "NotJSONEvent",
+    "PartView",
+    "Rule",
+    "SSEParser",
+    "Stream",
+    "SummaryView",
+    "UnknownEvent",
+    "Violation",
+    "WireFacts",
+    "accumulate",
+    "enabled_rules",
+    "make_event",
+    "parse",
+    "parse_events",
+    "parse_jsonl",
+    "parse_sse",
+    "parse_text",
+    "summarize",
+    "validate_stream",
+]

@@ -1,0 +1,107 @@
+"""`kit check FILE...`: validate saved Responses streams against the rule catalog.
+
+Exit status: 0 no errors, 1 some stream has an error, 2 some file could not be
+read at all (or nothing to check). `--json` prints one JSON object per file
+per line, a format CI scripts may rely on:
+{"file", "events", "errors", "warnings", "violations": [{"rule", "severity",
+"message", "index", "sequence_number", "output_index", "item_id", "content_index"}]}
+(an unreadable file has "events": null and a "read_error" message).
+
+The live battery (`--url/--model/--setup`) joins this command as another option
+group; FILE is optional for that reason.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from typing import Any, Optional
+
+import typer
+
+EXIT_OK, EXIT_ERRORS, EXIT_UNREADABLE = 0, 1, 2
+
+
+class Profile(str, Enum):
+    openai = "openai"
+    openresponses = "openresponses"
+    lenient = "lenient"
+
+
+def _read(path: str) -> Any:
+    """The stream in `path` (`-` is standard input, SSE or jsonl); raises OSError/ValueError when unreadable."""
+    from kit.events import parse, parse_text
+
+    if path == "-":
+        return parse_text(sys.stdin.buffer.read(), source_name="<stdin>")
+    try:
+        return parse(path, source_name=path)
+    except ImportError as exc:  # a .json recording while kit.recording cannot load them
+        raise ValueError(f"cannot load kit recordings here ({exc})") from exc
+    except Exception as exc:
+        from kit.recording.errors import RecordingError
+
+        if isinstance(exc, RecordingError):  # a corrupt recording: its message says what to do
+            raise ValueError(str(exc)) from exc
+        raise
+
+
+def check(
+    files: Optional[list[str]] = typer.Argument(
+        None, help="Streams to check: .jsonl (one event per line), SSE text, or kit recordings (.json); '-' reads stdin."
+    ),
+    profile: Profile = typer.Option(Profile.openai, "--profile", "-p", help="Which rules apply (see conformance-rules.md)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per file per line."),
+    starting_after: Optional[int] = typer.Option(
+        None, "--starting-after", help="Validate as a resumed stream requested with starting_after=N."
+    ),
+    list_rules: bool = typer.Option(False, "--list-rules", help="Print the rule catalog for --profile and exit."),
+) -> None:
+    """Validate Responses streams against the conformance rule catalog."""
+    from kit.events import RULES, enabled_rules, summarize, validate_stream
+
+    if list_rules:
+        for rule_id, severity in enabled_rules(profile.value).items():
+            typer.echo(f"{rule_id:32} {severity:7} {RULES[rule_id].description}")
+        raise typer.Exit(EXIT_OK)
+    if not files:
+        typer.echo("kit check: give one or more FILEs ('-' for standard input)", err=True)
+        raise typer.Exit(EXIT_UNREADABLE)
+    status = EXIT_OK
+    for path in files:
+        try:
+            stream = _read(path)
+        except (OSError, ValueError) as exc:
+            status = EXIT_UNREADABLE
+            reason = f"{type(exc).__name__}: {exc}"
+            if as_json:
+                typer.echo(json.dumps({"file": path, "events": None, "errors": None, "warnings": None, "violations": [], "read_error": reason}))
+            else:
+                typer.echo(f"{path}: cannot read: {reason}", err=True)
+            continue
+        violations = validate_stream(stream, profile.value, starting_after=starting_after)
+        counts = summarize(violations)
+        if counts["errors"] and status == EXIT_OK:
+            status = EXIT_ERRORS
+        if as_json:
+            record = {
+                "file": path,
+                "events": len(stream.events),
+                "errors": counts["errors"],
+                "warnings": counts["warnings"],
+                "violations": [violation.to_dict() for violation in violations],
+            }
+            typer.echo(json.dumps(record, ensure_ascii=False))
+            continue
+        verdict = "FAIL" if counts["errors"] else "ok"
+        typer.echo(f"{path}: {verdict}: {len(stream.events)} events, {counts['errors']} errors, "
+                   f"{counts['warnings']} warnings (profile {profile.value})")
+        for violation in violations:
+            typer.echo(f"  {violation}")
+    raise typer.Exit(status)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `kit check` to the main app."""
+    app.command("check")(check)

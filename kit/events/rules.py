@@ -1,0 +1,117 @@
+"""The rule catalog of ../shared/reference/conformance-rules.md, as data.
+
+Ids, severities and profiles are public names: reports list them, users filter
+on them, tests refer to them. Change them only together with the catalog.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+PROFILES: tuple[str, ...] = ("openai", "openresponses", "lenient")
+DEFAULT_PROFILE = "openai"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One catalog rule: its severity under `openai` and `openresponses` (None: off), and whether it is `core`.
+
+    `lenient` turns on only core rules, as errors.
+    """
+
+    id: str
+    openai: Severity | None
+    openresponses: Severity | None
+    core: bool
+    basis: str
+    description: str
+
+    def severity(self, profile: str) -> Severity | None:
+        """The rule's severity under `profile`, or None when the profile leaves it off."""
+        if profile == "lenient":
+            return "error" if self.core else None
+        if profile == "openai":
+            return self.openai
+        if profile == "openresponses":
+            return self.openresponses
+        raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
+
+
+E: Severity = "error"
+W: Severity = "warning"
+
+
+def _rule(id: str, openai: Severity | None, description: str, basis: str, *, core: bool = False, openresponses: Severity | None | str = "same") -> Rule:
+    return Rule(id, openai, openai if openresponses == "same" else openresponses, core, basis, description)  # type: ignore[arg-type]
+
+
+_CATALOG: tuple[Rule, ...] = (
+    # Wire (only when the raw SSE is available)
+    _rule("sse.content-type", E, "HTTP 200 answer has Content-Type: text/event-stream", "OR"),
+    _rule("sse.json", E, "every data: payload except [DONE] is one JSON object; multi-line data joined by \\n", "OR", core=True),
+    _rule("sse.event-name", W, "an event: line, when present, equals the JSON type", "OR", openresponses=E),
+    _rule("sse.done-sentinel", None, "stream ends with data: [DONE] (openresponses only)", "OR", openresponses=E),
+    _rule("sse.after-done", E, "nothing follows [DONE]", "Conv"),
+    # Events
+    _rule("event.schema", E, "string type, integer sequence_number, required fields of the type, integer indices >= 0, enum values", "SDK, OR", core=True),
+    _rule("event.unknown-type", W, "type outside the known catalog (openresponses: must be slug-prefixed vendor:name, else an error); unknown fields", "OR"),
+    _rule("event.error-shape", E, "error events are flat {code,message,param} or nested {error:{...}}", "real OpenAI traffic"),
+    _rule("event.logprobs", W, "output_text.delta/.done carry logprobs as a list (empty allowed, null not)", "SDK"),
+    # Sequence numbers
+    _rule("seq.increasing", E, "sequence_number strictly increases, no duplicates", "OR, SDK", core=True),
+    _rule("seq.contiguous", W, "first sequence_number is 0, each next is previous + 1", "Conv"),
+    # Response lifecycle
+    _rule("lifecycle.created-first", E, "first event is response.created", "SDK", core=True),
+    _rule("lifecycle.in-progress-order", W, "queued/in_progress come after created and before any item event", "OR, Conv"),
+    _rule("lifecycle.one-terminal", E, "exactly one completed/failed/incomplete, and it is the last event", "Conv, SDK", core=True),
+    _rule("lifecycle.terminal-status", E, "terminal type and response.status agree; failed has error; incomplete has incomplete_details.reason", "Conv"),
+    _rule("lifecycle.stable-response", E, "response.id, created_at and model are the same in every event carrying a response", "Conv"),
+    _rule("lifecycle.error-then-failed", W, "an error event is followed by response.failed with no item events between", "OR"),
+    _rule("lifecycle.incomplete-item-last", E, "an item ending incomplete is the last item and the response is incomplete", "OR"),
+    # Output items
+    _rule("item.opened", E, "events with an output_index refer to an item announced by output_item.added", "OR, SDK", core=True),
+    _rule("item.index-order", E, "the k-th output_item.added has output_index k", "SDK", core=True),
+    _rule("item.closed-once", E, "every added item gets exactly one output_item.done, later; no done without added", "OR", core=True),
+    _rule("item.same-identity", E, "added and done of one index carry the same item.id and item.type", "Conv"),
+    _rule("item.id-matches", E, "item_id on sub-events equals the id of the item at that output_index", "Conv", core=True),
+    _rule("item.fields", W, "items carry id, type and status; ids are unique in the response", "OR", openresponses=E),
+    _rule("item.done-terminal", E, "output_item.done item.status is not in_progress", "OR"),
+    _rule("item.no-update-after-done", E, "nothing refers to an item after its output_item.done", "OR"),
+    _rule("item.sequential", W, "items are streamed one after another: done(o) before added(o+1)", "Conv"),
+    _rule("item.final-output", E, "terminal response.output equals the done items in order (ids, types, status, text, arguments, annotations)", "Conv"),
+    # Content parts
+    _rule("part.opened", E, "content_part.added(o,c) precedes any text, refusal, reasoning_text or annotation event for (o,c)", "OR, SDK", core=True),
+    _rule("part.index-order", E, "the k-th part of an item has content_index k", "SDK", core=True),
+    _rule("part.closed-once", E, "each added part gets one content_part.done, after its <kind>.done and before the item's done", "OR"),
+    _rule("part.one-done", E, "per part: deltas, then exactly one <kind>.done, then nothing of that kind", "OR"),
+    _rule("part.kind-matches", E, "output_text.* on output_text parts, refusal.* on refusal parts, reasoning_text.* on reasoning_text parts", "SDK", core=True),
+    _rule("part.text-consistent", E, "concat(deltas) == <kind>.done text == content_part.done text == output_item.done content", "Conv"),
+    # Annotations
+    _rule("annotation.in-open-part", E, "annotation.added targets an open output_text part of a message", "SDK"),
+    _rule("annotation.index-order", E, "annotation_index counts 0,1,2,... per part", "Conv"),
+    _rule("annotation.type", E, "url_citation, file_citation, container_file_citation or file_path with that type's fields", "SDK"),
+    _rule("annotation.bounds", W, "citation indices within the part text", "Conv"),
+    _rule("annotation.consistent", E, "streamed annotations equal those in content_part.done and output_item.done", "Conv"),
+    # Reasoning
+    _rule("reasoning.summary-lifecycle", E, "summary part added -> text deltas -> one text done -> part done; summary_index 0,1,...; on a reasoning item", "Conv"),
+    _rule("reasoning.summary-consistent", E, "concat(summary deltas) == done text == part text == item summary", "Conv"),
+    _rule("reasoning.text-on-reasoning-item", E, "reasoning_text.* lives on a reasoning item, not on a message", "SDK types"),
+    # Tool calls
+    _rule("args.lifecycle", E, "argument streams: deltas then one done; concat == done == item value; done.name == item.name", "Conv"),
+    _rule("args.json", W, "function-call arguments parse as a JSON object", "SDK"),
+    _rule("tool.not-as-text", W, "tool calls are tool items, not tool-call markup inside output_text", "Conv"),
+    _rule("hosted.status-order", E, "hosted tool status events move forward only, once each, between the item's added and done", "Conv"),
+    # Final response
+    _rule("final.usage", W, "on completed: usage present and total == input + output", "Conv"),
+)
+
+RULES: dict[str, Rule] = {rule.id: rule for rule in _CATALOG}
+
+
+def enabled_rules(profile: str) -> dict[str, Severity]:
+    """Rule id -> severity for every rule `profile` turns on."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
+    return {rule.id: severity for rule in _CATALOG if (severity := rule.severity(profile)) is not None}
