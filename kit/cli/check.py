@@ -57,9 +57,22 @@ def check(
         None, "--starting-after", help="Validate as a resumed stream requested with starting_after=N."
     ),
     list_rules: bool = typer.Option(False, "--list-rules", help="Print the rule catalog for --profile and exit."),
+    url: Optional[str] = typer.Option(None, "--url", help="Check a live server: its base URL (e.g. http://host:8000/v1)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model for --url/--setup (default: the setup's)."),
+    setup: Optional[str] = typer.Option(None, "--setup", help="Check a setup's server (its URL, key and capabilities)."),
+    bridge: Optional[bool] = typer.Option(None, "--bridge/--native",
+                                          help="Responses through the kit's bridge over Chat Completions, or the "
+                                               "server's own /v1/responses (default: the setup's choice; native for --url)."),
+    inference_mode: Optional[str] = typer.Option(None, "--inference-mode",
+                                                 help="replay, record, record-if-missing or live (default for a "
+                                                      "battery: $KIT_INFERENCE_MODE, else live with --url, replay with --setup alone)."),
+    recording_dir: Optional[str] = typer.Option(None, "--recording-dir", help="Where recordings are (default recordings/)."),
 ) -> None:
-    """Validate Responses streams against the conformance rule catalog."""
+    """Validate Responses streams against the conformance rule catalog, or send a live battery (--url/--setup)."""
     from kit.events import RULES, enabled_rules, summarize, validate_stream
+
+    if url or setup:
+        raise typer.Exit(_battery(url, model, setup, bridge, inference_mode, recording_dir, profile.value, as_json))
 
     if list_rules:
         for rule_id, severity in enabled_rules(profile.value).items():
@@ -100,6 +113,58 @@ def check(
         for violation in violations:
             typer.echo(f"  {violation}")
     raise typer.Exit(status)
+
+
+def _battery(url: str | None, model: str | None, setup_name: str | None, bridge: bool | None, mode: str | None,
+             recording_dir: str | None, profile: str, as_json: bool) -> int:
+    """Run the probe battery through the record/replay client; exit status as for files."""
+    import os
+
+    from kit.battery import run_battery
+    from kit.recording import client as kit_client
+    from kit.setups import Setup, UnknownSetup, get_setup
+
+    try:
+        spec = get_setup(setup_name) if setup_name else None
+    except UnknownSetup as exc:
+        typer.echo(f"kit check: {exc}", err=True)
+        return EXIT_UNREADABLE
+    if spec is None:
+        if not model:
+            typer.echo("kit check --url needs --model (or --setup)", err=True)
+            return EXIT_UNREADABLE
+        spec = Setup(name="check", description="a server given with --url", base_url=url or "", url_env=None,
+                     key_env="OPENAI_API_KEY", text_model=model, responses="native")
+    if mode is None and not os.environ.get("KIT_INFERENCE_MODE"):
+        mode = "live" if url else "replay"
+    via = None if bridge is None else ("bridge" if bridge else "native")
+    try:
+        client = kit_client(spec.name, mode, base_url=url, api_key=spec.api_key() or ("none" if url else None),
+                            recording_dir=recording_dir)
+    except ValueError as exc:
+        typer.echo(f"kit check: {exc}", err=True)
+        return EXIT_UNREADABLE
+    status = EXIT_OK
+    for result in run_battery(client, spec, model=model, via=via, profile=profile):
+        if as_json:
+            typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+        elif result.skipped:
+            typer.echo(f"probe:{result.probe}: skipped: {result.skipped}")
+        elif result.error:
+            typer.echo(f"probe:{result.probe}: request failed: {result.error}")
+        else:
+            verdict = "FAIL" if result.errors else "ok"
+            typer.echo(f"probe:{result.probe}: {verdict}: {len(result.stream.events)} events, {result.errors} errors, "
+                       f"{result.warnings} warnings (profile {profile})")
+            if result.problem:
+                typer.echo(f"  [expectation] {result.problem}")
+            for violation in result.violations:
+                typer.echo(f"  {violation}")
+        if result.error:
+            status = EXIT_UNREADABLE
+        elif result.errors and status == EXIT_OK:
+            status = EXIT_ERRORS
+    return status
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,122 @@
+"""The small battery of real requests behind `kit check --url/--setup`.
+
+Each probe is one Responses request and what its stream must show beyond the
+rule catalog (an answer, a function call, `incomplete`). The requests go
+through the record/replay client, so a check can be recorded and replayed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterator
+
+import openai
+
+from kit.events import Stream, Violation, accumulate, parse, validate_stream
+from kit.setups import Setup
+
+WEATHER_TOOL = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Get the current weather for a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+
+
+def _expect_text(stream: Stream) -> str | None:
+    result = accumulate(stream)
+    if result.status != "completed":
+        return f"expected status completed, got {result.status!r}"
+    return None if result.text.strip() else "expected an answer text, got none"
+
+
+def _expect_reasoning(stream: Stream) -> str | None:
+    result = accumulate(stream)
+    return None if (result.reasoning_text or result.summary_text) else "expected reasoning text or a summary, got neither"
+
+
+def _expect_call(stream: Stream) -> str | None:
+    calls = [i for i in accumulate(stream).output if i.get("type") == "function_call"]
+    if not calls:
+        return "expected a function_call item"
+    try:
+        json.loads(calls[0].get("arguments") or "")
+    except ValueError:
+        return f"function_call arguments are not JSON: {calls[0].get('arguments')!r}"
+    return None
+
+
+def _expect_incomplete(stream: Stream) -> str | None:
+    result = accumulate(stream)
+    return None if result.status == "incomplete" else f"expected status incomplete (max_output_tokens), got {result.status!r}"
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    request: dict[str, Any]
+    expect: Callable[[Stream], str | None]
+    needs: str | None = None  # a capability; skipped when the setup says it lacks it
+
+
+BATTERY: tuple[Probe, ...] = (
+    Probe("text", {"input": "Say hello in five words.", "max_output_tokens": 64, "temperature": 0}, _expect_text),
+    Probe("reasoning", {"input": "Is 221 a prime number? Answer yes or no.",
+                        "reasoning": {"effort": "low", "summary": "auto"}}, _expect_reasoning, needs="reasoning"),
+    Probe("function_tool", {"input": "What is the weather in Paris?", "tools": [WEATHER_TOOL],
+                            "tool_choice": {"type": "function", "name": "get_weather"}, "temperature": 0},
+          _expect_call, needs="tools"),
+    Probe("incomplete", {"input": "Write a long story about a lighthouse keeper.", "max_output_tokens": 16,
+                         "temperature": 0}, _expect_incomplete),
+)
+
+
+@dataclass
+class ProbeResult:
+    probe: str
+    stream: Stream | None = None
+    violations: list[Violation] = field(default_factory=list)
+    problem: str | None = None  # the expectation that failed
+    error: str | None = None  # the request could not be made or was refused
+    skipped: str | None = None
+
+    @property
+    def errors(self) -> int:
+        return sum(v.severity == "error" for v in self.violations) + (self.problem is not None)
+
+    @property
+    def warnings(self) -> int:
+        return sum(v.severity == "warning" for v in self.violations)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": f"probe:{self.probe}", "events": len(self.stream.events) if self.stream else None,
+                "errors": self.errors if not self.error else None, "warnings": self.warnings,
+                "violations": [v.to_dict() for v in self.violations], "expectation": self.problem,
+                "request_error": self.error, "skipped": self.skipped}
+
+
+def run_battery(client: openai.OpenAI, setup: Setup, *, model: str | None = None, via: str | None = None,
+                profile: str = "openai", reasoning: bool | None = None) -> Iterator[ProbeResult]:
+    """Send each probe (native or bridged) and judge its stream; a refused request is reported, not raised."""
+    from kit.bridge import responses_stream
+
+    route = replace(setup, responses=via or setup.responses, text_model=model or setup.text_model)
+    for probe in BATTERY:
+        wanted = reasoning if probe.needs == "reasoning" and reasoning is not None else (
+            probe.needs is None or setup.can(probe.needs) or not setup.capabilities)
+        if not wanted:
+            yield ProbeResult(probe.name, skipped=f"setup {setup.name!r} lacks {probe.needs}")
+            continue
+        try:
+            events = list(responses_stream(client, route, probe.request))
+        except openai.APIStatusError as exc:
+            hint = (" (no /v1/responses on this server? try --bridge to check it through Chat Completions)"
+                    if exc.status_code == 404 and route.responses == "native" else "")
+            yield ProbeResult(probe.name, error=f"HTTP {exc.status_code}: {exc.message}{hint}")
+            continue
+        except openai.OpenAIError as exc:  # ReplayMiss, connection errors: say so, keep going
+            yield ProbeResult(probe.name, error=f"{type(exc).__name__}: {exc}")
+            continue
+        stream = parse(events, source_name=f"probe:{probe.name}")
+        yield ProbeResult(probe.name, stream, validate_stream(stream, profile), probe.expect(stream))
