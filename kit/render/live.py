@@ -1,0 +1,174 @@
+"""Live views: pass events through to the caller while a view redraws, at most `max_fps` times a second.
+
+A `LiveSession` is the edge between a stream being consumed and a display: it
+feeds each event to the accumulator, and asks its `Sink` (terminal, Jupyter,
+anything) to draw the current `Document` only when the `Throttle` allows, so the
+redraw rate is bounded by the clock, not by the event rate. The first state is
+drawn when iteration starts and the final state (validated) always at the end,
+also when the consumer stops early or the source raises.
+
+Redraws happen when an event arrives (no background thread): during a pause in
+the stream the view shows the state of the last redraw, at most 1/max_fps older
+than the last event before the pause.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Iterable, Iterator
+
+from kit.events import AccumulatedResponse, Accumulator, Event, Stream, Violation, accumulate, make_event, parse, validate_stream
+from kit.events.parse import parse_events
+from kit.render.layout import Document, build_document
+
+DEFAULT_MAX_FPS = 20.0
+
+
+class Throttle:
+    """Says yes at most once per `1 / max_fps` seconds of whatever clock the caller reads.
+
+    A redraw slower than the interval must not eat the stream: after one that took
+    `cost` seconds (reported with `finished`), the next waits `cost / busy_share`
+    from its start, so drawing uses at most `busy_share` of the time.
+    """
+
+    def __init__(self, max_fps: float, *, busy_share: float = 0.5) -> None:
+        if not max_fps > 0:
+            raise ValueError(f"max_fps must be a positive number of redraws per second, not {max_fps!r}")
+        if not 0 < busy_share <= 1:
+            raise ValueError(f"busy_share must be in (0, 1], not {busy_share!r}")
+        self.interval = 1.0 / max_fps
+        self.busy_share = busy_share
+        self._last: float | None = None
+        self._wait = self.interval
+
+    def ready(self, now: float) -> bool:
+        """True (and the time is taken) when a redraw at `now` keeps within the cap."""
+        if self._last is not None and now - self._last < self._wait:
+            return False
+        self._last = now
+        return True
+
+    def finished(self, now: float) -> None:
+        """The redraw that `ready` allowed ended at `now`: its cost sets the wait before the next."""
+        if self._last is not None:
+            self._wait = max(self.interval, (now - self._last) / self.busy_share)
+
+
+class Sink:
+    """Where a live session draws. Subclasses override what they need; the base draws nothing."""
+
+    def start(self, document: Document) -> None:
+        """Show the first (empty) state."""
+
+    def draw(self, document: Document) -> None:
+        """Replace what is shown with `document`."""
+
+    def stop(self) -> None:
+        """The stream ended: release the display (the last state stays visible)."""
+
+
+def to_event(item: Any) -> Event:
+    """An `Event` for whatever the caller iterates: `Event`, event dict, or openai SDK event object."""
+    if isinstance(item, Event):
+        return item
+    if isinstance(item, dict):
+        return make_event(item)
+    return parse_events([item]).events[0]
+
+
+def document_of(
+    stream: Stream | Any, violations: Iterable[Violation] | None = None, *, profile: str | None = "openai"
+) -> Document:
+    """The final `Document` of a whole stream: accumulator for content, validator for the verdict.
+
+    Given `violations` are shown as they are (no profile is claimed for them); `profile=None`
+    without violations shows the stream unjudged.
+    """
+    if not isinstance(stream, Stream):
+        stream = parse(stream)
+    validated_here = violations is None and profile is not None
+    if validated_here:
+        violations = validate_stream(stream, profile)
+    return build_document(accumulate(stream), list(violations) if violations is not None else None,
+                          source=stream.source, final=True, profile=profile if validated_here else None)
+
+
+class LiveSession:
+    """Iterate it to consume `events`: each one is yielded unchanged while the sink shows the stream so far.
+
+    After iteration: `stream` (the events as `Event`s, with arrival offsets from `clock`
+    unless the source was a `Stream` with its own), `response` (accumulated),
+    `violations` (None when `profile` is None), `document` (the final state) and
+    `redraws` (every draw, including the first and the final one).
+    """
+
+    def __init__(
+        self,
+        events: Iterable[Any],
+        sink: Sink,
+        *,
+        max_fps: float = DEFAULT_MAX_FPS,
+        profile: str | None = "openai",
+        source_name: str = "<live>",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._events = events
+        self.sink = sink
+        self.throttle = Throttle(max_fps)
+        self.profile = profile
+        self.source_name = events.source if isinstance(events, Stream) and source_name == "<live>" else source_name
+        self._clock = clock
+        self._accumulator = Accumulator()
+        self._started = False
+        self.redraws = 0
+        self.stream: Stream | None = None
+        self.response: AccumulatedResponse | None = None
+        self.violations: list[Violation] | None = None
+        self.document: Document | None = None
+
+    def __iter__(self) -> Iterator[Any]:
+        if self._started:
+            raise RuntimeError("a live session shows one pass over its events; start a new one to show them again")
+        self._started = True
+        return self._run()
+
+    def _current(self) -> Document:
+        return build_document(self._accumulator.snapshot(), None, source=self.source_name, final=False, profile=self.profile)
+
+    def _run(self) -> Iterator[Any]:
+        known_offsets = self._events.offsets if isinstance(self._events, Stream) else None
+        events: list[Event] = []
+        offsets: list[float | None] = []
+        start = self._clock()
+        self.throttle.ready(start)
+        self.sink.start(self._current())
+        self.throttle.finished(self._clock())
+        self.redraws = 1
+        try:
+            for original in self._events:
+                event = to_event(original)
+                now = self._clock()
+                offsets.append(known_offsets[len(events)] if known_offsets is not None else now - start)
+                events.append(event)
+                self._accumulator.feed(event)
+                if self.throttle.ready(now):
+                    self.sink.draw(self._current())
+                    self.throttle.finished(self._clock())
+                    self.redraws += 1
+                yield original
+        finally:
+            self._finish(events, offsets)
+
+    def _finish(self, events: list[Event], offsets: list[float | None]) -> None:
+        self.stream = Stream(events, offsets, None, self.source_name)
+        self.response = self._accumulator.snapshot()
+        if self.profile is not None:
+            self.violations = validate_stream(self.stream, self.profile)
+        self.document = build_document(self.response, self.violations, source=self.source_name, final=True,
+                                       profile=self.profile)
+        try:
+            self.sink.draw(self.document)
+            self.redraws += 1
+        finally:
+            self.sink.stop()

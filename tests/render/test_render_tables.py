@@ -1,0 +1,103 @@
+"""The pandas tables, checked against the raw JSON of real streams."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import kit.events
+import kit.render
+from tests.render.conftest import RESPONSE_FILES, load, raw_lines
+
+WEB_SEARCH = "openai-dotnet__gpt4o-mini-web-search.jsonl"
+BROKEN = "vercel-ai__github-copilot-id-rotation.jsonl"
+
+
+def expected_delta_len(event: dict) -> int | None:
+    delta = event.get("delta")
+    if isinstance(delta, str):
+        return len(delta)
+    if isinstance(delta, dict):  # shell output: {"stdout": ...} / {"stderr": ...}
+        return sum(len(v) for v in delta.values() if isinstance(v, str))
+    return None
+
+
+def na_to_none(values) -> list:
+    return [None if pd.isna(value) else value for value in values]
+
+
+@pytest.mark.parametrize("name", RESPONSE_FILES)
+def test_events_table_has_one_row_per_event_matching_the_raw_json(name: str, responses_dir: Path) -> None:
+    raw = raw_lines(responses_dir, name)
+    table = kit.render.events_table(load(responses_dir, name))
+    assert len(table) == len(raw) and list(table.index) == list(range(len(raw)))
+    assert na_to_none(table["delta_len"]) == [expected_delta_len(event) for event in raw]
+    assert na_to_none(table["sequence_number"]) == [event.get("sequence_number") for event in raw]
+    assert na_to_none(table["output_index"]) == [event.get("output_index") for event in raw]
+    assert na_to_none(table["item_id"]) == [event.get("item_id") for event in raw]
+    assert na_to_none(table["content_index"]) == [event.get("content_index") for event in raw]
+    assert na_to_none(table["summary_index"]) == [event.get("summary_index") for event in raw]
+    assert na_to_none(table["annotation_index"]) == [event.get("annotation_index") for event in raw]
+    assert table["offset"].isna().all()  # jsonl fixtures carry no timing
+
+
+def test_events_table_counts_violations_per_event(responses_dir: Path) -> None:
+    stream = load(responses_dir, BROKEN)
+    violations = kit.events.validate_stream(stream)
+    table = kit.render.events_table(stream)
+    for index in {v.index for v in violations if v.index is not None}:
+        rules = [v.rule for v in violations if v.index == index]
+        assert table.loc[index, "violations"] == len(rules)
+        assert table.loc[index, "rules"].split(",") == list(dict.fromkeys(rules))
+    assert table["violations"].sum() == sum(v.index is not None for v in violations)
+    assert kit.render.events_table(stream, profile=None)["violations"].sum() == 0
+
+
+def sse_with_offsets(raw: list[dict], step: float) -> list[tuple[float, bytes]]:
+    """The fixture as SSE chunks arriving `step` seconds apart."""
+    return [(step * n, f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()) for n, event in enumerate(raw)]
+
+
+def test_event_and_item_timing_come_from_arrival_offsets(responses_dir: Path) -> None:
+    raw = raw_lines(responses_dir, WEB_SEARCH)
+    stream = kit.events.parse_sse(sse_with_offsets(raw, 0.25))
+    events = kit.render.events_table(stream)
+    assert list(events["offset"]) == [0.25 * n for n in range(len(raw))]
+
+    items = kit.render.items_table(stream)
+    for row in items.itertuples():
+        positions = [n for n, e in enumerate(raw) if row.id in (e.get("item_id"), (e.get("item") or {}).get("id"))]
+        deltas = [n for n in positions if raw[n]["type"].endswith(".delta")]
+        assert (row.first_event, row.last_event, row.events) == (positions[0], positions[-1], len(positions))
+        assert row.first_offset == 0.25 * positions[0] and row.last_offset == 0.25 * positions[-1]
+        if deltas:
+            assert row.time_to_first_delta == 0.25 * (deltas[0] - positions[0])
+        else:
+            assert math.isnan(row.time_to_first_delta)
+
+
+def test_items_table_summarises_each_item(responses_dir: Path) -> None:
+    raw = raw_lines(responses_dir, WEB_SEARCH)
+    done_items = [event["item"] for event in raw if event["type"] == "response.output_item.done"]
+    table = kit.render.items_table(load(responses_dir, WEB_SEARCH))
+    assert list(table["id"]) == [item["id"] for item in done_items]
+    assert list(table["type"]) == [item["type"] for item in done_items]
+    assert list(table["status"]) == [item["status"] for item in done_items]
+    search, message = table.itertuples()
+    assert search.status_history == " → ".join(
+        e["type"].rsplit(".", 1)[1] for e in raw if e["type"].startswith("response.web_search_call."))
+    (text,) = [e["text"] for e in raw if e["type"] == "response.output_text.done"]
+    assert message.text_len == len(text)
+    assert message.annotations == sum(e["type"] == "response.output_text.annotation.added" for e in raw)
+    assert math.isnan(message.first_offset)
+
+
+def test_items_table_shows_function_arguments(responses_dir: Path) -> None:
+    name = "openai-dotnet__gpt4o-mini-function-call.jsonl"
+    (done,) = [e for e in raw_lines(responses_dir, name) if e["type"] == "response.function_call_arguments.done"]
+    table = kit.render.items_table(load(responses_dir, name))
+    assert list(table["arguments"]) == [done["arguments"]]
