@@ -1,1 +1,327 @@
-"""pytest plugin of the kit (entry point `kit`): options, fixtures and notebook items."""
+"""pytest plugin of the kit (entry point `kit`): options, fixtures and notebook items.
+
+- Options: the same as `kit run` (--suite, --setup, --inference-mode, the
+  model flags, --env, --stack-config, --pattern, --recording-dir), resolved by
+  `kit.setups.options`, so both read setups and defaults the same way.
+- Items: every `notebooks/<suite>/<name>.ipynb` pytest collects becomes one
+  item per setup (`...ipynb::<setup>`) that runs the notebook with papermill.
+  Not recorded and unsupported combinations skip with the reason (and the
+  command that records them); failures report in a few lines.
+- Parallel without xdist: when a notebook item starts, the next few notebook
+  items start too, on `--kit-workers` threads (each in its own kernel), and
+  each item reports its own outcome in order. Under xdist every worker runs
+  its items one at a time (xdist does the spreading).
+- Fixtures: `kit_client` (a record/replay `openai.OpenAI` for the setup),
+  parametrized over the resolved setups through `kit_setup`; `kit_run`.
+
+Kit modules are imported inside the hooks: loading the plugin costs nothing
+to test runs that never touch a notebook.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from kit.runner.execute import Job
+    from kit.runner.outcome import Outcome
+    from kit.setups.options import ResolvedRun
+    from kit.setups.registry import Setup
+    from kit.suites import NotebookRef
+
+_STATE = pytest.StashKey["_KitState"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("kit", "responses-kit notebooks (same options as `kit run`)")
+    group.addoption("--suite", action="append", dest="kit_suite", default=[], metavar="SUITE",
+                    help="suite(s) to run: base, responses, vision (repeat or comma-separate); default all")
+    group.addoption("--setup", action="append", dest="kit_setup", default=[], metavar="SETUP",
+                    help="setup(s) to run on (repeat or comma-separate); default every setup with recordings")
+    group.addoption("--inference-mode", dest="kit_inference_mode", metavar="MODE",
+                    help="replay (default, else $KIT_INFERENCE_MODE), record, record-if-missing or live")
+    group.addoption("--text-model", dest="kit_text_model", metavar="MODEL", help="overrides the setup's text model")
+    group.addoption("--vision-model", dest="kit_vision_model", metavar="MODEL", help="overrides the setup's vision model")
+    group.addoption("--embedding-model", dest="kit_embedding_model", metavar="MODEL",
+                    help="overrides the setup's embedding model")
+    group.addoption("--embedding-dimension", dest="kit_embedding_dimension", type=int, metavar="N",
+                    help="overrides the setup's embedding dimension")
+    group.addoption("--judge-model", dest="kit_judge_model", metavar="MODEL", help="model that judges answers")
+    group.addoption("--env", action="append", dest="kit_env", default=[], metavar="KEY=VALUE",
+                    help="environment for the notebooks (repeatable; never secrets)")
+    group.addoption("--stack-config", dest="kit_stack_config", metavar="URL|server:SETUP",
+                    help="the server: a base URL, or server:<setup> to have the kit start it")
+    group.addoption("--pattern", dest="kit_pattern", metavar="GLOB", help="only notebooks whose suite/name matches")
+    group.addoption("--recording-dir", dest="kit_recording_dir", metavar="DIR",
+                    help="recordings (default: $KIT_RECORDING_DIR, else the project's recordings/)")
+    group.addoption("--kit-out", dest="kit_out", metavar="DIR",
+                    help="where executed notebooks are written (default: <rootdir>/reports/pytest)")
+    group.addoption("--kit-workers", dest="kit_workers", type=int, default=None, metavar="N",
+                    help="notebooks executed at once (default: CPU count, at most 4; 1 under xdist)")
+    group.addoption("--kit-cell-timeout", dest="kit_cell_timeout", type=float, default=600.0, metavar="SECONDS",
+                    help="seconds a notebook cell may run (default 600)")
+
+
+class _KitState:
+    """The run options resolved once per process, and the managed server when one is asked for."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self._run: ResolvedRun | None = None
+        self._stack: Any = None
+        self._stack_url: str | None = None
+        self._stack_error: str | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._futures: dict[str, Future[Outcome]] = {}
+        self._queue: list[NotebookItem] | None = None
+        self._selected: dict[Path, set[NotebookRef]] = {}
+
+    @property
+    def run(self) -> ResolvedRun:
+        if self._run is None:
+            from kit.runner.matrix import recorded_setups
+            from kit.setups.options import OptionError, RunOptions, resolve_recording_dir, resolve_run
+            from kit.setups.registry import load_setups
+
+            get = self.config.getoption
+            options = RunOptions(
+                suite=tuple(get("kit_suite") or ()), setup=tuple(get("kit_setup") or ()),
+                inference_mode=get("kit_inference_mode"), text_model=get("kit_text_model"),
+                vision_model=get("kit_vision_model"), embedding_model=get("kit_embedding_model"),
+                embedding_dimension=get("kit_embedding_dimension"), judge_model=get("kit_judge_model"),
+                env=tuple(get("kit_env") or ()), stack_config=get("kit_stack_config"), pattern=get("kit_pattern"),
+                recording_dir=Path(get("kit_recording_dir")) if get("kit_recording_dir") else None,
+            )
+            cwd = self.config.invocation_params.dir
+            try:
+                known = load_setups()
+                recorded = recorded_setups(resolve_recording_dir(options, os.environ, cwd))
+                self._run = resolve_run(options, known=known, recorded=recorded, environ=os.environ, cwd=cwd)
+            except (OptionError, ValueError) as exc:
+                raise pytest.UsageError(f"kit: {exc}") from None
+        return self._run
+
+    def selected(self, notebooks_dir: Path) -> set[NotebookRef]:
+        """The notebooks of `notebooks_dir` that --suite and --pattern select (the same rules as `kit run`)."""
+        if notebooks_dir not in self._selected:
+            from kit.suites import SuiteError, discover, select
+
+            try:
+                self._selected[notebooks_dir] = set(select(discover(notebooks_dir), self.run.suites, self.run.pattern))
+            except SuiteError as exc:
+                raise pytest.UsageError(f"kit: {exc}") from None
+        return self._selected[notebooks_dir]
+
+    @property
+    def out_dir(self) -> Path:
+        given = self.config.getoption("kit_out")
+        return Path(given).resolve() if given else self.config.rootpath / "reports" / "pytest"
+
+    def stack_url(self) -> str | None:
+        """The --stack-config URL, or the managed server's (started on first use, stopped at exit)."""
+        stack = self.run.stack
+        if stack is None or not stack.managed:
+            return stack.base_url if stack else None
+        if self._stack is None:
+            from kit.runner.matrix import StackError, managed_stack
+
+            if self._stack_error:
+                raise pytest.UsageError(self._stack_error)
+            stack_cm = managed_stack(stack)
+            try:
+                self._stack_url = stack_cm.__enter__()
+            except StackError as exc:
+                self._stack_error = f"kit: {exc}"  # said once per item, not retried for each
+                raise pytest.UsageError(self._stack_error) from None
+            self._stack = stack_cm
+        return self._stack_url
+
+    @property
+    def workers(self) -> int:
+        given = self.config.getoption("kit_workers")
+        if given is not None:
+            if given < 1:
+                raise pytest.UsageError(f"kit: --kit-workers {given}: must be at least 1")
+            return int(given)
+        if hasattr(self.config, "workerinput"):  # an xdist worker: xdist already runs items side by side
+            return 1
+        return max(1, min(4, os.cpu_count() or 1))
+
+    def outcome(self, item: NotebookItem) -> Outcome:
+        """The item's outcome; starts it, and the next notebook items up to the worker count, in the background."""
+        from kit.runner.execute import run_job
+
+        if self.workers == 1:
+            return run_job(item.job())
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="kit-notebook")
+        if self._queue is None:
+            self._queue = [i for i in item.session.items if isinstance(i, NotebookItem)]
+        start = next((n for n, queued in enumerate(self._queue) if queued is item), None)
+        upcoming = [item] if start is None else self._queue[start:start + self.workers]
+        for queued in upcoming:
+            if queued.nodeid not in self._futures:
+                self._futures[queued.nodeid] = self._pool.submit(run_job, queued.job())
+        return self._futures.pop(item.nodeid).result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._stack is not None:
+            self._stack.__exit__(None, None, None)
+            self._stack = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_STATE] = _KitState(config)
+    config.addinivalue_line("markers", "kit_notebook: a notebook × setup item collected by the kit plugin")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is not None:
+        state.close()
+
+
+def _state(config: pytest.Config) -> _KitState:
+    return config.stash[_STATE]
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix != ".ipynb":
+        return None
+    from kit.suites import is_matrix_notebook
+
+    if is_matrix_notebook(file_path):
+        return NotebookFile.from_parent(parent, path=file_path)
+    return None
+
+
+class NotebookFile(pytest.File):
+    """A matrix notebook: one item per setup of the run."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        from kit.suites import NotebookRef
+
+        state = _state(self.config)
+        ref = NotebookRef(suite=self.path.parent.name, name=self.path.stem, path=self.path)
+        if ref not in state.selected(self.path.parent.parent):
+            return
+        for setup in state.run.setups:
+            yield NotebookItem.from_parent(self, name=setup.name, notebook=ref, setup=setup)
+
+
+class NotebookFailed(Exception):
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.message)
+        self.outcome = outcome
+
+
+class NotebookItem(pytest.Item):
+    """One notebook × setup, executed with papermill in its own kernel."""
+
+    def __init__(self, *, notebook: Any, setup: Setup, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.notebook = notebook
+        self.setup_spec = setup
+        self.add_marker(pytest.mark.kit_notebook)
+
+    def job(self) -> Job:
+        from kit.recording.modes import InferenceMode
+        from kit.runner.execute import Job
+        from kit.suites import MatrixEntry
+
+        state = _state(self.config)
+        run = state.run
+        return Job(entry=MatrixEntry(self.notebook, self.setup_spec.name),
+                   parameters=run.parameters(self.setup_spec, state.stack_url()),
+                   replaying=run.mode is InferenceMode.REPLAY, out_dir=state.out_dir, env=run.env,
+                   cell_timeout=self.config.getoption("kit_cell_timeout"), render_html=False)
+
+    def runtest(self) -> None:
+        from kit.runner.outcome import Status
+
+        outcome = _state(self.config).outcome(self)
+        self.user_properties.append(("kit_outcome", outcome.to_json()))
+        if outcome.status is Status.NOT_RECORDED:
+            _skip_here(f"not recorded for setup {self.setup_spec.name}; record with: {outcome.record_command}")
+        if outcome.status is Status.UNSUPPORTED:
+            _skip_here(f"unsupported on setup {self.setup_spec.name}: {' '.join(outcome.message.split())}")
+        if outcome.status is Status.FAILED:
+            raise NotebookFailed(outcome)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
+        if isinstance(excinfo.value, NotebookFailed):
+            outcome = excinfo.value.outcome
+            lines = [f"notebook {self.notebook.id} failed on setup {self.setup_spec.name}", outcome.message]
+            if outcome.executed:
+                lines.append(f"executed notebook: {outcome.executed}")
+            return "\n".join(lines)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"{self.notebook.id}[{self.setup_spec.name}]"
+
+
+def _skip_here(reason: str) -> None:
+    """Skip, reported at the notebook (not at this file), as pytest does for skip marks."""
+    raise pytest.skip.Exception(reason, _use_item_location=True)
+
+
+# -- fixtures -------------------------------------------------------------------
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests that use `kit_setup` (or `kit_client`) run once per setup of the run."""
+    if "kit_setup" not in metafunc.fixturenames:
+        return
+    setups = _state(metafunc.config).run.setups
+    if setups:
+        metafunc.parametrize("kit_setup", list(setups), ids=[s.name for s in setups], indirect=True)
+    else:
+        reason = "no setup to run on: pass --setup, or record some (no setup has recordings)"
+        metafunc.parametrize("kit_setup", [pytest.param(None, marks=pytest.mark.skip(reason=reason))],
+                             ids=["no-setup"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def kit_run(pytestconfig: pytest.Config) -> ResolvedRun:
+    """The resolved run options (setups, mode, recording dir, env, stack)."""
+    return _state(pytestconfig).run
+
+
+@pytest.fixture
+def kit_setup(request: pytest.FixtureRequest) -> Setup:
+    """The setup this test runs on (parametrized over the run's setups)."""
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def kit_parameters(kit_setup: Setup, pytestconfig: pytest.Config) -> dict[str, Any]:
+    """The parameters a notebook would get for this setup (models, mode, recording dir, stack)."""
+    state = _state(pytestconfig)
+    return state.run.parameters(kit_setup, state.stack_url())
+
+
+@pytest.fixture
+def kit_client(kit_setup: Setup, pytestconfig: pytest.Config) -> Any:
+    """A record/replay `openai.OpenAI` for this setup, in the run's mode, against the run's stack."""
+    import kit
+
+    state = _state(pytestconfig)
+    return kit.client(kit_setup.name, state.run.mode, base_url=state.stack_url(),
+                      recording_dir=state.run.recording_dir)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if config.getoption("kit_setup") or config.getoption("kit_inference_mode") or config.getoption("kit_stack_config"):
+        run = _state(config).run
+        return f"kit: mode={run.mode.value} setups={','.join(s.name for s in run.setups) or 'none'} recordings={run.recording_dir}"
+    return None

@@ -1,0 +1,105 @@
+"""What one notebook × setup execution came to, and how an error maps to it.
+
+A replay miss is "not recorded" (with the command that records it) and a
+missing capability is "unsupported": neither is a pass, neither a failure.
+Everything else that raised is a failure told in a few lines: the cell's first
+line and the error, never papermill's internals.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+REPLAY_MISS = "ReplayMiss"
+CAPABILITY_MISSING = "CapabilityMissing"
+MAX_MESSAGE_LINES = 8
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+class Status(str, Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_RECORDED = "not recorded"
+    UNSUPPORTED = "unsupported"
+
+    @property
+    def is_failure(self) -> bool:
+        return self is Status.FAILED
+
+
+@dataclass(frozen=True)
+class CellError:
+    """The error a cell raised, as the kernel reported it."""
+
+    ename: str
+    evalue: str
+    cell_source: str = ""
+    execution_count: int | None = None  # the cell's In [n] in the executed notebook
+
+
+@dataclass(frozen=True)
+class Outcome:
+    suite: str
+    name: str
+    setup: str
+    status: Status
+    duration: float = 0.0
+    message: str = ""
+    cell: str = ""  # first line of the cell that raised
+    violations: dict[str, Any] | None = None
+    executed: Path | None = None  # the executed .ipynb
+    page: Path | None = None  # its HTML page
+    record_command: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.suite}/{self.name}[{self.setup}]"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "suite": self.suite, "name": self.name, "setup": self.setup, "status": self.status.value,
+            "duration": round(self.duration, 3), "message": self.message, "cell": self.cell,
+            "violations": self.violations, "executed": str(self.executed) if self.executed else None,
+            "page": str(self.page) if self.page else None, "record_command": self.record_command,
+        }
+
+
+def record_command(setup: str, suite: str, name: str) -> str:
+    return f"kit run --setup {setup} --suite {suite} --pattern {name} --inference-mode record-if-missing"
+
+
+def first_line(source: str) -> str:
+    for line in source.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def short(text: str, max_lines: int = MAX_MESSAGE_LINES) -> str:
+    """The first lines of a message, without terminal colours."""
+    lines = ANSI.sub("", text).strip().splitlines()
+    if len(lines) > max_lines:
+        lines = lines[:max_lines] + [f"... ({len(lines) - max_lines} more lines in the executed notebook)"]
+    return "\n".join(lines)
+
+
+def classify(error: CellError | None, *, replaying: bool, setup: str, suite: str,
+             name: str) -> tuple[Status, str, str, str | None]:
+    """(status, message, cell first line, record command) for a finished execution."""
+    if error is None:
+        return Status.PASSED, "", "", None
+    cell = first_line(error.cell_source)
+    if error.ename == REPLAY_MISS and replaying:
+        command = record_command(setup, suite, name)
+        return Status.NOT_RECORDED, f"not recorded for setup {setup}; record it with:\n  {command}", cell, command
+    if error.ename == CAPABILITY_MISSING:
+        return Status.UNSUPPORTED, short(error.evalue) or f"setup {setup} lacks a capability", cell, None
+    body = f"{error.ename}: {short(error.evalue)}" if error.evalue.strip() else error.ename
+    if error.execution_count is None and not cell:  # the notebook never ran (contract, kernel start)
+        return Status.FAILED, body, "", None
+    where = f"In [{error.execution_count}]" if error.execution_count is not None else "cell"
+    return Status.FAILED, f"{where}: {cell}\n{body}" if cell else f"{where}\n{body}", cell, None

@@ -1,0 +1,214 @@
+"""Run options shared by `kit run` and the pytest plugin, and how they resolve.
+
+Order of precedence, for every value: explicit flag > environment (where the
+kit defines a variable) > setup default > None. A flag that was not given is
+None and takes no part, so an environment variable is never shadowed by a
+flag's default. The caller passes the environment, the known setups and the
+setups that have recordings; the only disk access is finding the project's
+`recordings/` when no recording directory was given.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kit.recording.modes import DIR_ENV, MODE_ENV, InferenceMode, default_recording_dir
+from kit.setups.registry import Setup
+
+SERVER_PREFIX = "server:"
+SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# The names every matrix notebook's `parameters` cell defines (the notebook contract).
+NOTEBOOK_PARAMETERS = (
+    "setup", "inference_mode", "text_model", "vision_model", "embedding_model", "embedding_dimension",
+    "judge_model", "stack_config", "recording_dir", "env",
+)
+
+
+class OptionError(ValueError):
+    """A run option is wrong; the message says which and what to do."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the user asked for; None or empty means "not given"."""
+
+    suite: tuple[str, ...] = ()
+    setup: tuple[str, ...] = ()
+    inference_mode: str | None = None
+    text_model: str | None = None
+    vision_model: str | None = None
+    embedding_model: str | None = None
+    embedding_dimension: int | None = None
+    judge_model: str | None = None
+    env: tuple[str, ...] = ()  # KEY=VALUE
+    stack_config: str | None = None  # a base URL, or server:<setup>
+    pattern: str | None = None
+    recording_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Where the inference server is: a URL the user gave, or a managed setup the kit starts."""
+
+    base_url: str | None = None
+    server_setup: str | None = None
+
+    @property
+    def managed(self) -> bool:
+        return self.server_setup is not None
+
+
+@dataclass(frozen=True)
+class ResolvedRun:
+    """Options after defaults: what the runner and the plugin execute."""
+
+    setups: tuple[Setup, ...]
+    mode: InferenceMode
+    recording_dir: Path
+    env: Mapping[str, str]
+    stack: StackConfig | None
+    suites: tuple[str, ...]
+    pattern: str | None
+    options: RunOptions = field(default_factory=RunOptions)
+
+    def parameters(self, setup: Setup, stack_url: str | None = None) -> dict[str, Any]:
+        """The notebook parameters for one setup: flags win, the setup's defaults fill the rest.
+
+        `stack_url` is the base URL of a server the kit started (`server:<setup>`);
+        otherwise a URL given as --stack-config is passed as it is.
+        """
+        o = self.options
+        stack = stack_url or (self.stack.base_url if self.stack else None)
+        return {
+            "setup": setup.name,
+            "inference_mode": self.mode.value,
+            "text_model": o.text_model or setup.text_model,
+            "vision_model": o.vision_model or setup.vision_model,
+            "embedding_model": o.embedding_model or setup.embedding_model,
+            "embedding_dimension": o.embedding_dimension if o.embedding_dimension is not None else setup.embedding_dimension,
+            "judge_model": o.judge_model,
+            "stack_config": stack,
+            "recording_dir": str(self.recording_dir),
+            "env": dict(self.env),
+        }
+
+
+def split_names(values: Iterable[str] | str | None) -> tuple[str, ...]:
+    """Repeated and comma-separated flags alike: ("a,b", "c") -> ("a", "b", "c"), order kept, no duplicates."""
+    if values is None:
+        return ()
+    if isinstance(values, str):
+        values = [values]
+    names: list[str] = []
+    for value in values:
+        for name in value.split(","):
+            name = name.strip()
+            if name and name not in names:
+                names.append(name)
+    return tuple(names)
+
+
+def parse_env(assignments: Iterable[str], secret_names: Collection[str] = ()) -> dict[str, str]:
+    """KEY=VALUE pairs for the notebooks' environment; refuses secrets.
+
+    The values become a notebook parameter and so land in the executed
+    notebook: keys must come from the environment of `kit run` instead.
+    """
+    env: dict[str, str] = {}
+    for item in assignments:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not ENV_NAME.match(name):
+            raise OptionError(f"--env {item!r}: expected KEY=VALUE with KEY a variable name, e.g. --env LOG_LEVEL=debug")
+        if name in secret_names or SECRET_NAME.search(name):
+            raise OptionError(
+                f"--env {name}=...: secrets are never passed as notebook parameters (they would be saved in the "
+                f"executed notebook); export {name} in the environment of the command instead"
+            )
+        env[name] = value
+    return env
+
+
+def parse_stack_config(value: str | None, setups: Mapping[str, Setup]) -> StackConfig | None:
+    """`--stack-config`: an http(s) base URL, or `server:<setup>` for a setup whose server the kit manages."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.startswith(SERVER_PREFIX):
+        name = value[len(SERVER_PREFIX):].strip()
+        managed = sorted(n for n, s in setups.items() if s.managed)
+        if name not in setups:
+            raise OptionError(f"--stack-config {value}: unknown setup {name!r}; managed setups: {', '.join(managed) or 'none'}")
+        if not setups[name].managed:
+            raise OptionError(f"--stack-config {value}: the kit does not manage a server for setup {name!r}; "
+                              f"managed setups: {', '.join(managed) or 'none'} (or give the server's base URL)")
+        return StackConfig(server_setup=name)
+    if re.match(r"^https?://[^/\s]+", value):
+        return StackConfig(base_url=value.rstrip("/"))
+    raise OptionError(f"--stack-config {value!r}: expected a base URL (http://host:port/v1) or server:<setup>")
+
+
+def parse_mode(flag: str | None, environ: Mapping[str, str]) -> InferenceMode:
+    for source, value in (("--inference-mode", flag), (MODE_ENV, environ.get(MODE_ENV))):
+        if value:
+            try:
+                return InferenceMode(value.strip().lower())
+            except ValueError:
+                choices = ", ".join(m.value for m in InferenceMode)
+                raise OptionError(f"{source} {value!r}: choose one of {choices}") from None
+    return InferenceMode.REPLAY
+
+
+def select_setups(requested: tuple[str, ...], stack: StackConfig | None, known: Mapping[str, Setup],
+                  recorded: Collection[str]) -> tuple[Setup, ...]:
+    """The setups to run: the ones named, else the managed server's, else every setup that has recordings."""
+    names = requested or ((stack.server_setup,) if stack and stack.server_setup else ())
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise OptionError(f"unknown setup(s) {', '.join(unknown)}; known setups: {', '.join(sorted(known))} "
+                          f"(add your own in kit-setups.toml)")
+    if not names:
+        names = tuple(n for n in sorted(recorded) if n in known)
+    return tuple(known[n] for n in names)
+
+
+def resolve_recording_dir(options: RunOptions, environ: Mapping[str, str], cwd: Path) -> Path:
+    """--recording-dir, else $KIT_RECORDING_DIR, else the project's `recordings/`; relative to `cwd`."""
+    given = options.recording_dir or (Path(environ[DIR_ENV]) if environ.get(DIR_ENV) else None)
+    if given is None:
+        return default_recording_dir(cwd)
+    return given if given.is_absolute() else cwd / given
+
+
+def resolve_run(options: RunOptions, *, known: Mapping[str, Setup], recorded: Collection[str],
+                environ: Mapping[str, str], cwd: Path) -> ResolvedRun:
+    """Apply defaults and check the options hang together; raises OptionError."""
+    stack = parse_stack_config(options.stack_config, known)
+    setups = select_setups(split_names(options.setup), stack, known, recorded)
+    mode = parse_mode(options.inference_mode, environ)
+    secret_names = {s.key_env for s in known.values() if s.key_env}
+    env = parse_env(options.env, secret_names)
+    if options.embedding_dimension is not None and options.embedding_dimension <= 0:
+        raise OptionError(f"--embedding-dimension {options.embedding_dimension}: must be a positive integer")
+    if stack is not None and stack.base_url and len(setups) > 1:
+        raise OptionError(f"--stack-config {stack.base_url} is one server: choose exactly one --setup "
+                          f"(got {', '.join(s.name for s in setups)})")
+    if stack is not None and stack.server_setup and any(s.name != stack.server_setup for s in setups):
+        raise OptionError(f"--stack-config server:{stack.server_setup} serves setup {stack.server_setup!r} only; "
+                          f"drop --setup or choose --setup {stack.server_setup}")
+    if mode.needs_server:
+        missing = sorted({s.key_env for s in setups if s.key_env and not environ.get(s.key_env)})
+        if missing:
+            raise OptionError(f"--inference-mode {mode.value} talks to the servers and needs their keys: "
+                              f"set {', '.join(missing)} in the environment (keys are never flags or parameters)")
+    return ResolvedRun(
+        setups=setups, mode=mode, recording_dir=resolve_recording_dir(options, environ, cwd), env=env, stack=stack,
+        suites=split_names(options.suite), pattern=options.pattern or None, options=options,
+    )
+
