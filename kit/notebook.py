@@ -64,7 +64,7 @@ class Scenario:
         if self._client is None:
             self._client = kit_client(
                 self.setup.name, self.mode, base_url=self.base_url, recording_dir=self.recording_dir,
-                replay_style=os.environ.get("KIT_REPLAY_STYLE", "realtime"),
+                replay_style=os.environ.get("KIT_REPLAY_STYLE"),
             )
         return self._client
 
@@ -152,11 +152,17 @@ class Scenario:
     def _consume(self, events: Iterable[Any], title: str, show: bool) -> Stream:
         raw: list[dict[str, Any]] = []
         offsets: list[float] = []
-        start = time.perf_counter()
+        from kit.recording import session_of
+
+        session = session_of(self.client)
+        replaying = self.mode is InferenceMode.REPLAY
+        start = session.replay_clock if replaying else time.perf_counter()
 
         def timed() -> Iterator[Any]:
             for event in events:
-                offsets.append(time.perf_counter() - start)
+                # replay: the recorded arrival time of the chunk behind this event, whatever the replay speed
+                now = session.replay_clock if replaying else time.perf_counter()
+                offsets.append(now - start)
                 raw.append(event if isinstance(event, dict) else event.to_dict())
                 yield event
 

@@ -42,6 +42,9 @@ class RecordReplaySession:
         self.id = uuid.uuid4().hex
         self._seen: Counter[str] = Counter()
         self._lock = threading.Lock()
+        # In replay, the recorded arrival time of the last chunk handed out, running on across
+        # requests: views timestamp events with it, so a fast replay still shows the recorded pacing.
+        self.replay_clock = 0.0
 
     def canonical(self, request: Any) -> CanonicalRequest:
         content = request.content  # the SDK always sends a fully built body
@@ -274,13 +277,16 @@ class RecordReplayTransport:
     def _replay(self, http: ModuleType, request: Any, recording: Recording) -> Any:
         chunks, error, style, speed = self.session.replay_chunks(recording), recording.error, self.session.style, self.session.speed
 
+        session = self.session
+
         def source() -> Iterator[bytes]:
-            start = time.perf_counter()
+            start, base = time.perf_counter(), session.replay_clock
             for t, data in chunks:
                 if style is ReplayStyle.REALTIME:
                     delay = t / speed - (time.perf_counter() - start)
                     if delay > 0:
                         time.sleep(delay)
+                session.replay_clock = base + t
                 yield data
             if error:
                 raise _transport_error(http, error, request)
@@ -346,13 +352,16 @@ class AsyncRecordReplayTransport:
     def _replay(self, http: ModuleType, request: Any, recording: Recording) -> Any:
         chunks, error, style, speed = self.session.replay_chunks(recording), recording.error, self.session.style, self.session.speed
 
+        session = self.session
+
         async def source() -> AsyncIterator[bytes]:
-            start = time.perf_counter()
+            start, base = time.perf_counter(), session.replay_clock
             for t, data in chunks:
                 if style is ReplayStyle.REALTIME:
                     delay = t / speed - (time.perf_counter() - start)
                     if delay > 0:
                         await asyncio.sleep(delay)
+                session.replay_clock = base + t
                 yield data
             if error:
                 raise _transport_error(http, error, request)

@@ -293,3 +293,19 @@ def test_two_processes_recording_into_one_folder_lose_nothing(loopback, tmp_path
     assert all(load_recording(f) for f in files)  # every file whole
     shared = [f for f in files if "the same request" in json.dumps(load_recording(f).request)]
     assert sorted(load_recording(f).occurrence for f in shared) == list(range(8))
+
+
+def test_fast_replay_keeps_the_recorded_arrival_times_on_its_clock(loopback, tmp_path):
+    """Views timestamp replayed events with the recorded times, not the (near zero) replay times."""
+    stream_events(rec_client(loopback, tmp_path), TEXT, text="paced")
+    [path] = list(tmp_path.rglob("*.json"))
+    recorded = [t for t, _ in load_recording(path).response_chunks()]
+    client = replay_client(tmp_path)
+    session = session_of(client)
+    seen = []
+    for _ in client.responses.create(model="gpt-4o-mini", input="paced", stream=True, metadata={"fixture": TEXT}):
+        seen.append(session.replay_clock)
+    # one event per chunk in this capture: each event's clock is its chunk's recorded offset
+    assert seen == recorded[: len(seen)] and len(seen) == len(recorded)
+    list(client.responses.create(model="gpt-4o-mini", input="paced", stream=True, metadata={"fixture": TEXT}))
+    assert session.replay_clock == recorded[-1] * 2  # a second request runs on from the first
