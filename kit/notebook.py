@@ -48,6 +48,15 @@ class Scenario:
     _stores: Any = None
     not_shown: list[str] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        caps = ", ".join(sorted(self.setup.capabilities)) or "none"
+        return (f"scenario on setup {self.setup.name!r} ({self.setup.description})\n"
+                f"  mode: {self.mode.value} · recordings: {self.recording_dir}\n"
+                f"  server: {'none (replay)' if self.mode is InferenceMode.REPLAY else self.base_url or self.setup.resolved_base_url()}"
+                f" · Responses: {self.setup.responses}\n"
+                f"  text model: {self.text_model} · vision: {self.vision_model} · embeddings: {self.embedding_model}"
+                f" ({self.embedding_dimension})\n  capabilities: {caps}")
+
     # -- set-up ------------------------------------------------------------------
     def require(self, *capabilities: str) -> None:
         missing = [c for c in capabilities if not self.setup.can(c)]
@@ -146,8 +155,7 @@ class Scenario:
         """The timeline plot, displayed (a Figure made without pyplot does not show itself)."""
         from kit.render import timeline
 
-        figure = timeline(stream)
-        _display(figure)
+        _display(timeline(stream))
 
     def _consume(self, events: Iterable[Any], title: str, show: bool) -> Stream:
         raw: list[dict[str, Any]] = []
@@ -274,16 +282,26 @@ def start(setup: str = "local", inference_mode: str | None = None, text_model: s
 
 
 def _display(obj: Any) -> None:
+    """Show a value in a notebook (text as text, a matplotlib Figure as a PNG that survives export)."""
+    if isinstance(obj, str):
+        print(obj)
+        return
     try:
         from IPython import get_ipython
-        from IPython.display import display
-
-        if get_ipython() is not None:
-            display(obj)
-            return
+        from IPython.display import Image, display
     except ImportError:
-        pass
-    print(obj)
+        print(obj)
+        return
+    if get_ipython() is None:
+        print(obj)
+        return
+    if hasattr(obj, "savefig"):  # a Figure made without pyplot has no notebook representation of its own
+        import io
+
+        buffer = io.BytesIO()
+        obj.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        obj = Image(data=buffer.getvalue(), format="png")
+    display(obj)
 
 
 def chat_table(chunks: list[dict[str, Any]]) -> Any:
