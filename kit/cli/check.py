@@ -67,12 +67,26 @@ def check(
                                                  help="replay, record, record-if-missing or live (default for a "
                                                       "battery: $KIT_INFERENCE_MODE, else live with --url, replay with --setup alone)."),
     recording_dir: Optional[str] = typer.Option(None, "--recording-dir", help="Where recordings are (default recordings/)."),
+    stack_config: Optional[str] = typer.Option(None, "--stack-config",
+                                               help="server:<setup> starts that setup's managed server for the battery."),
 ) -> None:
     """Validate Responses streams against the conformance rule catalog, or send a live battery (--url/--setup)."""
     from kit.events import RULES, enabled_rules, summarize, validate_stream
 
-    if url or setup:
-        raise typer.Exit(_battery(url, model, setup, bridge, inference_mode, recording_dir, profile.value, as_json))
+    if stack_config and stack_config.startswith("server:"):
+        from kit.servers import LocalServerError, server_for_setup
+
+        setup = setup or stack_config.split(":", 1)[1]
+        try:
+            with server_for_setup(stack_config.split(":", 1)[1]) as server:
+                raise typer.Exit(_battery(server.base_url, model, setup, bridge, inference_mode, recording_dir,
+                                          profile.value, as_json))
+        except LocalServerError as exc:
+            typer.echo(f"kit check: {exc}", err=True)
+            raise typer.Exit(EXIT_UNREADABLE)
+    if url or setup or stack_config:
+        raise typer.Exit(_battery(url or stack_config, model, setup, bridge, inference_mode, recording_dir,
+                                  profile.value, as_json))
 
     if list_rules:
         for rule_id, severity in enabled_rules(profile.value).items():
