@@ -501,12 +501,13 @@ def playground(recording_dir: str | None = None) -> Any:
     prompt_w = w.Textarea(value="Write one short sentence about the sea.", description="prompt",
                           layout=w.Layout(width="90%", height="70px"))
     tools_w = w.SelectMultiple(options=["get_weather function", "file_search"], description="tools")
+    budget_w = w.IntSlider(value=64, min=8, max=1024, step=8, description="max tokens")
     compare_w = w.ToggleButtons(options=["one view", "native vs bridged"], value="one view", description="show")
     run_w = w.Button(description="Send", button_style="primary")
     left, right, status = w.Output(), w.Output(), w.Output()
 
     def request() -> dict[str, Any]:
-        req: dict[str, Any] = {"input": prompt_w.value, "temperature": 0}
+        req: dict[str, Any] = {"input": prompt_w.value, "temperature": 0, "max_output_tokens": budget_w.value}
         tools: list[dict[str, Any]] = []
         if "get_weather function" in tools_w.value:
             tools.append({"type": "function", "name": "get_weather", "description": "Get the weather for a city.",
@@ -544,6 +545,8 @@ def playground(recording_dir: str | None = None) -> Any:
                     print(f"{type(exc).__name__}: {exc}")
 
     run_w.on_click(send)
-    form = w.VBox([w.HBox([setup_w, mode_w]), w.HBox([url_w, model_w]), prompt_w, w.HBox([tools_w, compare_w]),
-                   run_w, status, w.HBox([left, right])])
+    form = w.VBox([w.HBox([setup_w, mode_w]), w.HBox([url_w, model_w]), prompt_w,
+                   w.HBox([tools_w, w.VBox([budget_w, compare_w])]), run_w, status, w.HBox([left, right])])
+    form.fields = {"setup": setup_w, "mode": mode_w, "server": url_w, "model": model_w, "prompt": prompt_w,
+                   "tools": tools_w, "max_tokens": budget_w, "show": compare_w, "send": run_w}
     return form
