@@ -86,6 +86,11 @@ def main() -> None:
             vcr_client = openai.OpenAI(api_key="k", base_url=server.base_url, max_retries=0)
             assert consume(vcr_client) == n_events
 
+        paced = {**REQUEST, "metadata": {"fixture": "responses/otel-python-contrib__gpt4o-mini-text.jsonl",
+                                          "fault": "slow:0.02"}}
+        consume_paced = lambda c: sum(1 for _ in c.responses.create(**paced))  # noqa: E731
+        consume_paced(kit.client("bench", "record", base_url=server.base_url, api_key="k", recording_dir=work / "paced"))
+
         ttfe = {"live": [], "record": []}
         for i in range(40):
             for mode in ("live", "record"):
@@ -96,15 +101,17 @@ def main() -> None:
                 ttfe[mode].append(time.perf_counter() - start)
                 list(stream)
 
-    replayer = kit.client("bench", "replay", recording_dir=work / "kit")
-    assert consume(replayer) == n_events
+    assert consume(kit.client("bench", "replay", recording_dir=work / "kit")) == n_events
+
+    def kit_replay() -> None:  # a new client each round: the recording is read from disk every time, like vcrpy's
+        consume(kit.client("bench", "replay", recording_dir=work / "kit"))
 
     def vcr_replay() -> None:
         with vcr.use_cassette(str(vcr_cassette), record_mode="none"):
             consume(openai.OpenAI(api_key="k", base_url=server.base_url, max_retries=0))
 
     floor = best_of(lambda: consume(floor_client))
-    kit_time = best_of(lambda: consume(replayer))
+    kit_time = best_of(kit_replay)
     vcr_time = best_of(vcr_replay)
     added_ms = (statistics.median(ttfe["record"]) - statistics.median(ttfe["live"])) * 1000
     print(f"stream: {FIXTURE} ({n_events} events, {sum(map(len, chunks)) / 1e3:.0f} kB)")
@@ -112,6 +119,17 @@ def main() -> None:
     print(f"kit.client replay:                  {kit_time * 1000:8.1f} ms  = {kit_time / floor:.2f}x floor (target <= 1.3x)")
     print(f"vcrpy replay:                       {vcr_time * 1000:8.1f} ms  = {vcr_time / floor:.2f}x floor; "
           f"kit is {vcr_time / kit_time:.2f}x faster than vcrpy")
+    from kit.recording import load_recording
+
+    [paced_file] = (work / "paced").rglob("*.json")
+    recorded_span = load_recording(paced_file).response_chunks()[-1][0]
+    for speed in (1.0, 2.0, 4.0):
+        client = kit.client("bench", "replay", recording_dir=work / "paced", replay_style="realtime", speed=speed)
+        start = time.perf_counter()
+        consume_paced(client)
+        took = time.perf_counter() - start
+        print(f"realtime replay at speed {speed:g}: {took * 1000:6.1f} ms for a recorded span of "
+              f"{recorded_span * 1000:.1f} ms -> {took * speed / recorded_span:.2f}x the expected pacing")
     print(f"time to first event, live {statistics.median(ttfe['live']) * 1000:.2f} ms, record "
           f"{statistics.median(ttfe['record']) * 1000:.2f} ms: record pass-through adds {added_ms:+.2f} ms (target <= 1 ms)")
 

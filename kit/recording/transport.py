@@ -41,6 +41,7 @@ class RecordReplaySession:
         self.started = time.time()
         self.id = uuid.uuid4().hex
         self._seen: Counter[str] = Counter()
+        self._used: set[Path] = set()
         self._lock = threading.Lock()
         # In replay, the recorded arrival time of the last chunk handed out, running on across
         # requests: views timestamp events with it, so a fast replay still shows the recorded pacing.
@@ -64,7 +65,8 @@ class RecordReplaySession:
 
     def lookup(self, request: CanonicalRequest, occurrence: int) -> Recording | None:
         recording = self.store.find(request, occurrence)
-        if recording is not None and recording.path is not None:
+        if recording is not None and recording.path is not None and recording.path not in self._used:
+            self._used.add(recording.path)  # usage (for prune) is written once per file per session
             self.store.index().mark_used(recording.path)
         return recording
 

