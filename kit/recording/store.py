@@ -21,11 +21,11 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from kit.recording.canonical import CanonicalRequest, endpoint_of
 from kit.recording.errors import CorruptRecording, SecretInRecording
-from kit.recording.scrub import find_secrets
+from kit.recording.scrub import CREDENTIAL_VALUE, find_secrets
 from kit.recording.sse_codec import decode_sse
 
 FORMAT_VERSION = 1
@@ -127,7 +127,7 @@ def load_recording(path: Path | str) -> Recording:
             raise CorruptRecording(path, f"field {name!r} is missing")
     if not isinstance(data["response"], dict) or "status" not in data["response"]:
         raise CorruptRecording(path, "response.status is missing")
-    for where in find_secrets({"request": data["request"], "response": data["response"]}):
+    for where in _secret_fields(text, data):
         raise SecretInRecording(path, where)
     return Recording(
         key=data["key"],
@@ -140,9 +140,42 @@ def load_recording(path: Path | str) -> Recording:
     )
 
 
+def _secret_fields(text: str, data: dict[str, Any]) -> Iterator[str]:
+    """Fields holding credentials: header and query names are checked directly; values are walked
+    only when a credential-looking string occurs somewhere in the text (one regex pass over the file)."""
+    request, response = data["request"], data["response"]
+    named = {"request": {"headers": request.get("headers") or {}, "query": request.get("query") or {}},
+             "response": {"headers": response.get("headers") or {}}}
+    yield from find_secrets(named)
+    if CREDENTIAL_VALUE.search(text) or "\\u" in text:  # escaped text could hide one from the plain scan
+        yield from find_secrets({"request": request, "response": response})
+
+
+_EVENTS, _CHUNKS = "\u0000kit-events\u0000", "\u0000kit-chunks\u0000"
+
+
 def dump_recording(recording: Recording) -> str:
-    """Deterministic text: our fields in fixed order, request body keys sorted, wire order kept in responses."""
-    return json.dumps(recording.to_json(), indent=1, ensure_ascii=False) + "\n"
+    """Deterministic text: our fields in fixed order, request body keys sorted, wire order kept in responses.
+
+    The request and metadata are indented; each SSE event is one compact line, so a
+    recording reads (and diffs) event by event and stays close to the size of the stream.
+    """
+    data = recording.to_json()
+    response = dict(data["response"])
+    events = chunks = None
+    if "sse" in response:
+        sse = dict(response["sse"])
+        events, sse["events"] = sse["events"], _EVENTS
+        response["sse"] = sse
+    if "chunks" in response:
+        chunks, response["chunks"] = response["chunks"], _CHUNKS
+    text = json.dumps({**data, "response": response}, indent=1, ensure_ascii=False)
+    if events is not None:
+        lines = ",\n".join("    " + json.dumps(e, ensure_ascii=False) for e in events)
+        text = text.replace(json.dumps(_EVENTS), "[\n" + lines + "\n   ]" if events else "[]", 1)
+    if chunks is not None:
+        text = text.replace(json.dumps(_CHUNKS), json.dumps(chunks, separators=(",", ":")), 1)
+    return text + "\n"
 
 
 class RecordingStore:
@@ -346,11 +379,17 @@ class RecordingIndex:
         with self._connect() as db:
             return list(db.execute(sql, args))
 
-    def mark_used(self, path: Path) -> None:
+    def mark_used(self, paths: Iterable[Path]) -> None:
+        rows = []
+        for path in paths:
+            try:
+                rows.append((path.relative_to(self.store.root).as_posix(), time.time()))
+            except ValueError:
+                continue
         try:
             with self._connect() as db:
-                db.execute("INSERT OR REPLACE INTO usage VALUES (?, ?)", (path.relative_to(self.store.root).as_posix(), time.time()))
-        except (sqlite3.Error, ValueError):
+                db.executemany("INSERT OR REPLACE INTO usage VALUES (?, ?)", rows)
+        except sqlite3.Error:
             pass  # usage is advisory (for prune); never fail a replay over it
 
     def mark_run_started(self) -> None:

@@ -10,6 +10,8 @@ touches the network.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import weakref
 import importlib
 import itertools
 import sys
@@ -42,6 +44,7 @@ class RecordReplaySession:
         self.id = uuid.uuid4().hex
         self._seen: Counter[str] = Counter()
         self._used: set[Path] = set()
+        self._unsaved: list[Path] = []
         self._lock = threading.Lock()
         # In replay, the recorded arrival time of the last chunk handed out, running on across
         # requests: views timestamp events with it, so a fast replay still shows the recorded pacing.
@@ -66,9 +69,19 @@ class RecordReplaySession:
     def lookup(self, request: CanonicalRequest, occurrence: int) -> Recording | None:
         recording = self.store.find(request, occurrence)
         if recording is not None and recording.path is not None and recording.path not in self._used:
-            self._used.add(recording.path)  # usage (for prune) is written once per file per session
-            self.store.index().mark_used(recording.path)
+            with self._lock:
+                self._used.add(recording.path)
+                self._unsaved.append(recording.path)
+                if len(self._unsaved) == 1:
+                    _PENDING_USAGE.add(self)
         return recording
+
+    def save_usage(self) -> None:
+        """Write which recordings this session used (for `prune`): once, at exit, off the replay path."""
+        with self._lock:
+            paths, self._unsaved = self._unsaved, []
+        if paths:
+            self.store.index().mark_used(paths)
 
     def miss(self, request: CanonicalRequest) -> ReplayMiss:
         try:
@@ -121,13 +134,26 @@ class RecordReplaySession:
                      "body": _sorted(request.body)},
             response=stored, meta=meta,
         )
-        self.store.write(recording, request, session_started=self.started)
+        path = self.store.write(recording, request, session_started=self.started)
+        with self._lock:  # recording a file is using it
+            self._used.add(path)
+            self._unsaved.append(path)
+            _PENDING_USAGE.add(self)
 
     def replay_chunks(self, recording: Recording) -> list[tuple[float, bytes]]:
         chunks = recording.response_chunks()
         if self.style is ReplayStyle.SPLIT:
             return list(split_chunks(chunks))
         return chunks
+
+
+_PENDING_USAGE: "weakref.WeakSet[RecordReplaySession]" = weakref.WeakSet()
+
+
+@atexit.register
+def _save_all_usage() -> None:
+    for session in list(_PENDING_USAGE):
+        session.save_usage()
 
 
 def _sorted(value: Any) -> Any:
@@ -315,6 +341,7 @@ class RecordReplayTransport:
                              extensions=response.extensions)
 
     def close(self) -> None:
+        self.session.save_usage()
         if self.inner is not None:
             self.inner.close()
 
@@ -390,6 +417,7 @@ class AsyncRecordReplayTransport:
                              extensions=response.extensions)
 
     async def aclose(self) -> None:
+        self.session.save_usage()
         if self.inner is not None:
             await self.inner.aclose()
 

@@ -67,13 +67,11 @@ def test_reindex_rebuilds_a_deleted_index(loopback, tmp_path):
 
 def test_prune_lists_unused_and_deletes_only_with_yes(loopback, tmp_path):
     record_two(loopback, tmp_path)
-    client = kit.client("gpt", "replay", recording_dir=tmp_path)
-    list(client.responses.create(model="gpt-4o-mini", input="two", stream=True, metadata={"fixture": TEXT}))
     (tmp_path / ".index.sqlite").unlink()  # a fresh checkout: nothing known to be used
     for suffix in ("-wal", "-shm"):
         (tmp_path / f".index.sqlite{suffix}").unlink(missing_ok=True)
-    list(kit.client("gpt", "replay", recording_dir=tmp_path).responses.create(
-        model="gpt-4o-mini", input="two", stream=True, metadata={"fixture": TEXT}))
+    with kit.client("gpt", "replay", recording_dir=tmp_path) as client:  # usage is written when a client closes
+        list(client.responses.create(model="gpt-4o-mini", input="two", stream=True, metadata={"fixture": TEXT}))
     listed = run_kit("recordings", "prune", "--dir", str(tmp_path))
     assert "2 recording(s) no run used" in listed.stdout
     assert len(list(tmp_path.rglob("*.json"))) == 3
@@ -81,3 +79,15 @@ def test_prune_lists_unused_and_deletes_only_with_yes(loopback, tmp_path):
     assert "deleted 2" in deleted.stdout
     [kept] = list(tmp_path.rglob("*.json"))
     assert json.loads(kept.read_text())["request"]["body"]["input"] == "two"
+
+
+def test_usage_of_a_replay_in_another_process_is_saved_at_its_exit(loopback, tmp_path):
+    record_two(loopback, tmp_path)
+    script = ("import kit; c = kit.client('gpt', 'replay', recording_dir=%r); "
+              "list(c.responses.create(model='gpt-4o-mini', input='two', stream=True, metadata={'fixture': %r}))"
+              % (str(tmp_path), TEXT))
+    (tmp_path / ".index.sqlite").unlink()
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / f".index.sqlite{suffix}").unlink(missing_ok=True)
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)  # never closes its client
+    assert "2 recording(s) no run used" in run_kit("recordings", "prune", "--dir", str(tmp_path)).stdout
