@@ -69,7 +69,15 @@ class Outcome:
 
 
 def record_command(setup: str, suite: str, name: str) -> str:
-    return f"kit run --setup {setup} --suite {suite} --pattern {name} --inference-mode record-if-missing"
+    """The command that records a notebook × setup; a managed setup's server is started by the kit."""
+    from kit.setups import UnknownSetup, get_setup
+
+    try:
+        managed = get_setup(setup).managed
+    except (UnknownSetup, ValueError):
+        managed = False
+    server = f" --stack-config server:{setup}" if managed else ""
+    return f"kit run --setup {setup} --suite {suite} --pattern {name} --inference-mode record-if-missing{server}"
 
 
 def first_line(source: str) -> str:

@@ -62,3 +62,9 @@ def test_an_error_before_any_cell_ran_is_just_the_error() -> None:
 def test_record_command_selects_exactly_that_notebook() -> None:
     assert record_command("ollama", "base", "chat_stream") == (
         "kit run --setup ollama --suite base --pattern chat_stream --inference-mode record-if-missing")
+
+
+def test_record_command_of_a_managed_setup_starts_its_server() -> None:
+    assert record_command("local", "responses", "basic_streaming") == (
+        "kit run --setup local --suite responses --pattern basic_streaming --inference-mode record-if-missing"
+        " --stack-config server:local")
