@@ -73,6 +73,16 @@ class ReplayMiss(RecordingError):
         lines.append(
             "  to record it: KIT_INFERENCE_MODE=record-if-missing (with the setup's server reachable "
             "and its key in the environment), e.g. "
-            f"`kit run --setup {setup} --inference-mode record-if-missing`"
+            f"`kit run --setup {setup} --inference-mode record-if-missing{_server_flag(setup)}`"
         )
         super().__init__("\n".join(lines))
+
+
+def _server_flag(setup: str) -> str:
+    """` --stack-config server:NAME` for a setup whose server the kit starts itself."""
+    try:
+        from kit.setups import get_setup
+
+        return f" --stack-config server:{setup}" if get_setup(setup).managed else ""
+    except Exception:  # an ad-hoc setup name, or an unreadable setups file: no flag to suggest
+        return ""
