@@ -6,7 +6,8 @@ capture with `metadata.fixture` (Responses) or `user` (chat: `fixture:NAME`).
 Fault injection (and only that) is asked for with `metadata.fault`:
 `drop-after:N` closes the connection after N events, `status:500` answers an
 error, `slow:SECONDS` sleeps between events, `gate` waits for the test to
-release the rest after the first event. A `fixture` of `a|b` answers
+release the rest after the first event; `metadata.gzip` compresses a
+JSON answer whatever the client accepts. A `fixture` of `a|b` answers
 identical requests with a, then b.
 """
 
@@ -71,7 +72,7 @@ class LoopbackServer:
                 lines = fixture_lines(fixture)
                 if not req.get("stream"):
                     final = json.loads(lines[-1])
-                    return self._json(200, final.get("response", final))
+                    return self._json(200, final.get("response", final), gzip_it=bool(meta.get("gzip")))
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream; charset=utf-8")
                 self.send_header("transfer-encoding", "chunked")
@@ -104,10 +105,15 @@ class LoopbackServer:
                 self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                 self.wfile.flush()
 
-            def _json(self, code: int, payload: Any) -> None:
+            def _json(self, code: int, payload: Any, gzip_it: bool = False) -> None:
                 data = json.dumps(payload).encode()
                 self.send_response(code)
                 self.send_header("content-type", "application/json")
+                if gzip_it:  # even though the client asked for identity: some servers do
+                    import gzip
+
+                    data = gzip.compress(data)
+                    self.send_header("content-encoding", "gzip")
                 self.send_header("content-length", str(len(data)))
                 self.send_header("openai-project", "proj_should_never_be_stored")
                 self.end_headers()

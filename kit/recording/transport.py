@@ -10,6 +10,8 @@ touches the network.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import atexit
 import weakref
 import importlib
@@ -100,20 +102,9 @@ class RecordReplaySession:
         body = b"".join(c for _, c in chunks)
         headers = scrub_headers(response.headers)
         stored: dict[str, Any] = {"status": response.status_code, "headers": headers}
-        ctype = headers.get("content-type", "")
-        encoded = headers.get("content-encoding", "identity") not in ("identity", "")
-        if "text/event-stream" in ctype and not encoded:
-            stored["sse"] = encode_sse(body)
+        stored.update(encode_body(body, headers))
+        if "sse" in stored:
             stored["chunks"] = [[round(t, 6), len(c)] for t, c in chunks]
-        else:
-            parsed = None if encoded else canonical_body(body, ctype if "json" in ctype else "application/octet-stream")
-            if parsed is not None and "json" in ctype and not (isinstance(parsed, dict) and set(parsed) <= {"text", "base64"}):
-                stored["json"] = parsed
-            elif parsed is not None and "text" in parsed:
-                stored["text"] = parsed["text"]
-            elif body:
-                import base64
-                stored["base64"] = base64.b64encode(body).decode("ascii")
         if error is not None:
             stored["error"] = {"type": type(error).__name__, "message": str(error), "after_bytes": len(body)}
         if closed_early:
@@ -154,6 +145,26 @@ _PENDING_USAGE: "weakref.WeakSet[RecordReplaySession]" = weakref.WeakSet()
 def _save_all_usage() -> None:
     for session in list(_PENDING_USAGE):
         session.save_usage()
+
+
+def encode_body(body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    """The readable form of a response body: SSE events, parsed JSON, text, or (compressed, binary) base64."""
+    ctype = headers.get("content-type", "")
+    if headers.get("content-encoding", "identity") not in ("identity", ""):
+        return {"base64": base64.b64encode(body).decode("ascii")}  # kept compressed, with its header
+    if not body:
+        return {}
+    if "text/event-stream" in ctype:
+        return {"sse": encode_sse(body)}
+    if "json" in ctype:
+        try:
+            return {"json": json.loads(body)}
+        except ValueError:
+            pass
+    try:
+        return {"text": body.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(body).decode("ascii")}
 
 
 def _sorted(value: Any) -> Any:
@@ -430,7 +441,8 @@ class AsyncRecordReplayTransport:
 
 def _replay_headers(recording: Recording) -> dict[str, str]:
     headers = dict(recording.response_headers)
-    headers.pop("content-encoding", None)
+    if "base64" not in recording.response:  # stored decoded: the bytes replayed are not compressed
+        headers.pop("content-encoding", None)
     return headers
 
 

@@ -309,3 +309,23 @@ def test_fast_replay_keeps_the_recorded_arrival_times_on_its_clock(loopback, tmp
     assert seen == recorded[: len(seen)] and len(seen) == len(recorded)
     list(client.responses.create(model="gpt-4o-mini", input="paced", stream=True, metadata={"fixture": TEXT}))
     assert session.replay_clock == recorded[-1] * 2  # a second request runs on from the first
+
+
+def test_a_compressed_answer_replays_compressed_with_its_header(loopback, tmp_path):
+    live = rec_client(loopback, tmp_path).responses.create(model="gpt-4o-mini", input="hi",
+                                                           metadata={"fixture": TEXT, "gzip": "1"})
+    [path] = list(tmp_path.rglob("*.json"))
+    stored = load_recording(path).response
+    assert "base64" in stored and stored["headers"]["content-encoding"] == "gzip"
+    replayed = replay_client(tmp_path).responses.create(model="gpt-4o-mini", input="hi",
+                                                        metadata={"fixture": TEXT, "gzip": "1"})
+    assert replayed.to_dict() == live.to_dict() and replayed.output_text
+
+
+def test_json_answers_are_stored_parsed_whatever_their_keys():
+    from kit.recording.transport import encode_body
+
+    assert encode_body(b'{"text": "x"}', {"content-type": "application/json"}) == {"json": {"text": "x"}}
+    assert encode_body(b"plain", {"content-type": "text/plain"}) == {"text": "plain"}
+    assert encode_body(b"\xff\x00", {"content-type": "application/octet-stream"}) == {"base64": "/wA="}
+    assert encode_body(b"", {"content-type": "application/json"}) == {}
