@@ -68,6 +68,17 @@ class RecordReplaySession:
             self._seen[key] += 1
             return n
 
+    def route(self, request: Any) -> tuple[CanonicalRequest, int, Recording | None]:
+        """Which recording answers this (read) request; None means record it. Raises ReplayMiss in replay."""
+        canonical = self.canonical(request)
+        occurrence = self.next_occurrence(canonical.key)
+        recording = None
+        if self.mode in (InferenceMode.REPLAY, InferenceMode.RECORD_IF_MISSING):
+            recording = self.lookup(canonical, occurrence)
+            if recording is None and self.mode is InferenceMode.REPLAY:
+                raise self.miss(canonical)
+        return canonical, occurrence, recording
+
     def lookup(self, request: CanonicalRequest, occurrence: int) -> Recording | None:
         recording = self.store.find(request, occurrence)
         if recording is not None and recording.path is not None and recording.path not in self._used:
@@ -298,14 +309,9 @@ class RecordReplayTransport:
         if session.mode is InferenceMode.LIVE:
             return self._live().handle_request(request)
         request.read()
-        canonical = session.canonical(request)
-        occurrence = session.next_occurrence(canonical.key)
-        if session.mode in (InferenceMode.REPLAY, InferenceMode.RECORD_IF_MISSING):
-            recording = session.lookup(canonical, occurrence)
-            if recording is not None:
-                return self._replay(http, request, recording)
-            if session.mode is InferenceMode.REPLAY:
-                raise session.miss(canonical)
+        canonical, occurrence, recording = session.route(request)
+        if recording is not None:
+            return self._replay(http, request, recording)
         return self._record(http, request, canonical, occurrence)
 
     def _live(self) -> Any:
@@ -374,14 +380,9 @@ class AsyncRecordReplayTransport:
         if session.mode is InferenceMode.LIVE:
             return await self._live().handle_async_request(request)
         await request.aread()
-        canonical = session.canonical(request)
-        occurrence = session.next_occurrence(canonical.key)
-        if session.mode in (InferenceMode.REPLAY, InferenceMode.RECORD_IF_MISSING):
-            recording = session.lookup(canonical, occurrence)
-            if recording is not None:
-                return self._replay(http, request, recording)
-            if session.mode is InferenceMode.REPLAY:
-                raise session.miss(canonical)
+        canonical, occurrence, recording = session.route(request)
+        if recording is not None:
+            return self._replay(http, request, recording)
         return await self._record(http, request, canonical, occurrence)
 
     def _live(self) -> Any:
