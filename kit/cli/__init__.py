@@ -19,7 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(_recordings.app, name="recordings")
 
-for _name in ("check", "bridge", "serve", "run"):
+for _name in ("check", "show", "bridge", "serve", "run"):
     try:
         _module = __import__(f"kit.cli.{_name}", fromlist=["register"])
     except ModuleNotFoundError as _exc:  # a command not built yet
