@@ -44,3 +44,15 @@ def test_show_reads_stdin_and_names_unreadable_files(fixtures_dir):
     assert kit("show", "-", stdin=text).returncode == 0
     missing = kit("show", "/nonexistent/stream.jsonl")
     assert missing.returncode == 2 and "cannot read /nonexistent/stream.jsonl" in missing.stderr
+
+
+def test_bridged_view_keeps_the_recorded_arrival_time_of_each_chunk():
+    from kit.bridge import translate_chat_stream
+    from kit.cli.show import _bridged
+    from kit.events import parse
+
+    chunks = parse(SEA)
+    view = _bridged(chunks, False, "sea")
+    assert [e.raw for e in view.events] == list(translate_chat_stream([e.raw for e in chunks.events]))
+    assert view.offsets == sorted(view.offsets) and view.offsets[0] == chunks.offsets[0]
+    assert view.offsets[-1] == max(o for o in chunks.offsets if o is not None)

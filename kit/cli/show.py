@@ -33,13 +33,7 @@ def show(
         raise typer.Exit(2)
     first = stream.events[0].raw if stream.events else {}
     if first.get("object") == "chat.completion.chunk":
-        from kit.bridge import translate_chat_stream
-
-        offsets = stream.offsets
-        stream = parse(list(translate_chat_stream([e.raw for e in stream.events], think_tags=think_tags)),
-                       source_name=f"{file} (bridged)")
-        if not any(o is not None for o in offsets):
-            offsets = []
+        stream = _bridged(stream, think_tags, f"{file} (bridged)")
     if not live:
         rich_print(render_terminal(stream, profile=profile))
         return
@@ -55,6 +49,30 @@ def show(
 
     for _ in live_terminal(paced(), profile=profile, source_name=stream.source):
         pass
+
+
+def _bridged(chunks: Any, think_tags: bool, name: str) -> Any:
+    """The bridge's Responses view of a chat stream; each event keeps the arrival time of the chunk behind it."""
+    from kit.bridge import ChatToResponses
+    from kit.events import Stream, parse
+
+    translator = ChatToResponses(think_tags=think_tags)
+    events: list[dict[str, Any]] = []
+    offsets: list[float | None] = []
+    last: float | None = None
+    for chunk, offset in zip(chunks.events, chunks.offsets):
+        last = offset if offset is not None else last
+        produced = list(translator.feed(chunk.raw))
+        events += produced
+        offsets += [last] * len(produced)
+        if translator.finished:
+            break
+    if not translator.finished:
+        tail = [*translator.end_round(), *translator.finish()]
+        events += tail
+        offsets += [last] * len(tail)
+    parsed = parse(events, source_name=name)
+    return Stream(events=parsed.events, offsets=offsets, wire=parsed.wire, source=name)
 
 
 def register(app: typer.Typer) -> None:
