@@ -31,7 +31,7 @@ from tests.loopback import FIXTURES, LoopbackServer  # noqa: E402
 
 FIXTURE = "responses/openai-dotnet__gpt4o-mini-logprobs.jsonl"  # the largest real stream (611 kB)
 REQUEST = {"model": "gpt-4o-mini", "input": "hi", "stream": True, "metadata": {"fixture": FIXTURE}}
-ROUNDS = 15
+ROUNDS = 25
 
 
 def sse_chunks() -> list[bytes]:
@@ -61,13 +61,18 @@ def consume(client: openai.OpenAI) -> int:
     return sum(1 for _ in client.responses.create(**REQUEST))
 
 
-def best_of(fn, rounds: int = ROUNDS) -> float:
-    times = []
+def interleaved(*fns, rounds: int = ROUNDS) -> list[float]:
+    """Median time of each function, timed in turn round after round so machine drift hits all alike."""
+    import gc
+
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for i, fn in enumerate(fns):
+            gc.collect()
+            start = time.perf_counter()
+            fn()
+            times[i].append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
 
 
 def main() -> None:
@@ -110,9 +115,7 @@ def main() -> None:
         with vcr.use_cassette(str(vcr_cassette), record_mode="none"):
             consume(openai.OpenAI(api_key="k", base_url=server.base_url, max_retries=0))
 
-    floor = best_of(lambda: consume(floor_client))
-    kit_time = best_of(kit_replay)
-    vcr_time = best_of(vcr_replay)
+    floor, kit_time, vcr_time = interleaved(lambda: consume(floor_client), kit_replay, vcr_replay)
     added_ms = (statistics.median(ttfe["record"]) - statistics.median(ttfe["live"])) * 1000
     print(f"stream: {FIXTURE} ({n_events} events, {sum(map(len, chunks)) / 1e3:.0f} kB)")
     print(f"floor (in-memory transport -> SDK): {floor * 1000:8.1f} ms")

@@ -30,6 +30,15 @@ CREDENTIAL_VALUE = re.compile(
 )
 
 
+# Literal starts of the patterns above: a cheap scan that rules most texts out before the regex runs.
+_CREDENTIAL_STARTS = ("sk-", "Bearer", "AKIA", "xai-", "gsk_", "AIza")
+
+
+def has_credential(text: str) -> bool:
+    """Whether a credential-looking value occurs anywhere in `text` (fast on large recordings)."""
+    return any(start in text for start in _CREDENTIAL_STARTS) and CREDENTIAL_VALUE.search(text) is not None
+
+
 def is_secret_header(name: str) -> bool:
     name = name.lower()
     return name in SECRET_HEADERS or name.endswith("-api-key")
@@ -63,5 +72,5 @@ def find_secrets(value: Any, where: str = "") -> Iterator[str]:
     elif isinstance(value, list):
         for i, v in enumerate(value):
             yield from find_secrets(v, f"{where}[{i}]")
-    elif isinstance(value, str) and CREDENTIAL_VALUE.search(value):
+    elif isinstance(value, str) and has_credential(value):
         yield where

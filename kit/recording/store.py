@@ -25,7 +25,7 @@ from typing import Any, Iterable, Iterator
 
 from kit.recording.canonical import CanonicalRequest, endpoint_of
 from kit.recording.errors import CorruptRecording, SecretInRecording
-from kit.recording.scrub import CREDENTIAL_VALUE, find_secrets
+from kit.recording.scrub import find_secrets, has_credential
 from kit.recording.sse_codec import decode_sse
 
 FORMAT_VERSION = 1
@@ -147,7 +147,7 @@ def _secret_fields(text: str, data: dict[str, Any]) -> Iterator[str]:
     named = {"request": {"headers": request.get("headers") or {}, "query": request.get("query") or {}},
              "response": {"headers": response.get("headers") or {}}}
     yield from find_secrets(named)
-    if CREDENTIAL_VALUE.search(text) or "\\u" in text:  # escaped text could hide one from the plain scan
+    if has_credential(text) or "\\u" in text:  # escaped text could hide one from the plain scan
         yield from find_secrets({"request": request, "response": response})
 
 
