@@ -15,32 +15,26 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from rich.console import Console
 
-from kit.events import Accumulator, make_event
-from kit.render import HTMLSink, LiveSession, Sink, TerminalSink
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from kit.events import Accumulator, make_event  # noqa: E402
+from kit.render import HTMLSink, LiveSession, Sink, TerminalSink  # noqa: E402
+from tests.render.conftest import concatenated_events  # noqa: E402  (the tests build their streams the same way)
 
 FIXTURES = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "responses"
 
 
 def real_events(count: int) -> list[dict[str, Any]]:
-    files = sorted(FIXTURES.glob("*.jsonl"))
-    if not files:
+    if not any(FIXTURES.glob("*.jsonl")):
         raise SystemExit(f"no fixtures at {FIXTURES.resolve()}: the benchmark needs ../shared/fixtures next to the project")
-    events: list[dict[str, Any]] = []
-    while len(events) < count:
-        for path in files:
-            for line in path.read_text("utf-8").splitlines():
-                if line.strip() and len(events) < count:
-                    event = json.loads(line)
-                    event["sequence_number"] = len(events)
-                    events.append(event)
-    return events
+    return concatenated_events(FIXTURES, count)
 
 
 def paced(events: list[dict[str, Any]], rate: float | None) -> Iterator[dict[str, Any]]:
