@@ -1,6 +1,6 @@
 """How much the bridge's stream translation adds per chunk, against merely JSON-parsing the chunks.
 
-Two real workloads: the largest captured chat stream in ../shared/fixtures/chat,
+Two real workloads: the largest captured chat stream in tests/captures/chat,
 and a 10,000-chunk stream made of real chunks (that capture's reasoning
 chunks, then its answer chunks, each repeated in order, then its own finish
 and usage chunks). The baseline is measured in the same run: `json.loads`
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kit.bridge import translate_chat_stream  # noqa: E402
 
-CHAT = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "chat"
+CHAT = Path(__file__).resolve().parents[1] / "tests" / "captures" / "chat"
 REPEATS = 7
 TARGET_RATIO = 2.0
 

@@ -1,6 +1,6 @@
 """Live views under load: events/s handled and redraws/s at 10,000 events/s input, Jupyter (HTML) and terminal.
 
-Input: 10,000 real events (every fixture in ../shared/fixtures/responses in turn,
+Input: 10,000 real events (every fixture in tests/captures/responses in turn,
 sequence numbers renumbered). Each view runs twice: paced at 10,000 events/s
 (the source waits for each event's scheduled time), and unpaced (as fast as the
 view goes). Baseline measured in the same run: `Accumulator.feed` alone on the
@@ -28,12 +28,12 @@ from kit.events import Accumulator, make_event  # noqa: E402
 from kit.render import HTMLSink, LiveSession, Sink, TerminalSink  # noqa: E402
 from tests.render.conftest import concatenated_events  # noqa: E402  (the tests build their streams the same way)
 
-FIXTURES = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "responses"
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "captures" / "responses"
 
 
 def real_events(count: int) -> list[dict[str, Any]]:
     if not any(FIXTURES.glob("*.jsonl")):
-        raise SystemExit(f"no fixtures at {FIXTURES.resolve()}: the benchmark needs ../shared/fixtures next to the project")
+        raise SystemExit(f"no fixtures at {FIXTURES.resolve()}: the benchmark needs the project's tests/captures")
     return concatenated_events(FIXTURES, count)
 
 

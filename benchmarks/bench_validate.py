@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 from kit.events import accumulate, parse_jsonl, validate_stream
 
-FIXTURES = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "responses"
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "captures" / "responses"
 SOURCES = [  # clean real OpenAI streams with varied item types
     "openai-dotnet__gpt4o-mini-web-search",
     "fantasy__azure-gpt5-mini-reasoning-summary-function-call",

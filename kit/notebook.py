@@ -64,7 +64,7 @@ class Scenario:
             raise CapabilityMissing(
                 f"setup {self.setup.name!r} ({self.setup.text_model}) cannot show this scenario: it lacks "
                 f"{', '.join(missing)} (capabilities: {', '.join(sorted(self.setup.capabilities)) or 'none'}). "
-                f"Coverage comes from setups that have it and from the real captures in ../shared/fixtures."
+                f"Coverage comes from setups that have it and from the real captures in the project's tests/captures."
             )
 
     @property
@@ -194,7 +194,7 @@ class Scenario:
             self.not_shown.append("citations")
             _display(f"not checked: setup {self.setup.name!r} ({self.text_model}) does not copy citation markers "
                      f"reliably (no 'citations' capability); citations are covered by setups that do and by the "
-                     f"real captures in ../shared/fixtures")
+                     f"real captures in the project's tests/captures")
             return []
         return expect_file_citations(stream, at_least=at_least)
 
@@ -471,7 +471,7 @@ def inspect_capture(path: str | Path, *, profile: str = "openai", think_tags: bo
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such capture (give a .jsonl or .sse file; see ../shared/fixtures)")
+        raise FileNotFoundError(f"{path}: no such capture (give a .jsonl or .sse file; the project's tests/captures has 113 real ones)")
     stream = parse(path)
     first = stream.events[0].raw if stream.events else {}
     if first.get("object") == "chat.completion.chunk":

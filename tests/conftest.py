@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "captures"
 
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    if not (FIXTURES / "MANIFEST.tsv").is_file():
-        pytest.skip(f"real captured streams not found at {FIXTURES} (../shared/fixtures next to the project)")
+    if not (FIXTURES / "MANIFEST.tsv").is_file():  # part of the repository: missing data is a failure
+        pytest.fail(f"real captured streams not found at {FIXTURES}: the clone is incomplete (git checkout tests/captures)")
     return FIXTURES.resolve()
 
 

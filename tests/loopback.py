@@ -1,4 +1,4 @@
-"""A real HTTP server on loopback that serves the real captured streams of ../shared/fixtures.
+"""A real HTTP server on loopback that serves the real captured streams of tests/captures.
 
 Until a model server runs, this is what record mode records from: each
 captured event goes out byte-for-byte as its own chunk. Requests choose the
@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-FIXTURES = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "captures"
 
 
 def fixture_lines(name: str) -> list[str]:

@@ -1,6 +1,6 @@
 """Captured Chat Completions streams as chunk dicts (pure: text in, chunks out).
 
-Two formats: one chunk JSON per line (../shared/fixtures/chat), or the raw
+Two formats: one chunk JSON per line (the project's tests/captures/chat), or the raw
 SSE body a server sent. A payload that is not JSON becomes an `error` chunk
 naming where it was, so the translation shows a failed response instead of
 crashing (a server that sends garbage has failed).

@@ -1,6 +1,6 @@
 """Chat Completions chunks in, Responses API events out (pure: no I/O, clocks or randomness).
 
-The order of events is the one of ../shared/reference/bridge-mapping.md:
+The order of events is the one of docs/bridge-mapping.md:
 each item is closed before the next is opened, whatever order the upstream
 interleaves reasoning, text, refusals and tool calls in; reasoning never goes
 on the message item. Ids and timestamps come from the parameters or, when

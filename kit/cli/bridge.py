@@ -1,6 +1,6 @@
 """`kit bridge FILE`: translate a captured Chat Completions stream into Responses events.
 
-Reads a .jsonl of chunks (as in ../shared/fixtures/chat) or a raw SSE body
+Reads a .jsonl of chunks (as in the project's tests/captures/chat) or a raw SSE body
 (`-` is standard input) and prints one Responses event JSON per line, so
 `kit bridge x.jsonl | kit check -` judges what the bridge makes of it.
 """

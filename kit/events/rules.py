@@ -1,4 +1,4 @@
-"""The rule catalog of ../shared/reference/conformance-rules.md, as data.
+"""The rule catalog of docs/conformance-rules.md, as data.
 
 Ids, severities and profiles are public names: reports list them, users filter
 on them, tests refer to them. Change them only together with the catalog.

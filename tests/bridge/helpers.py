@@ -12,14 +12,18 @@ import re
 from pathlib import Path
 from typing import Any
 
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "captures"
 CHAT = FIXTURES / "chat"
 MARKER = re.compile(r" ?<\|(file-[A-Za-z0-9_-]+)\|>")
 TERMINALS = ("response.completed", "response.incomplete", "response.failed")
 
 
 def chat_files() -> list[Path]:
-    return sorted(CHAT.glob("*.jsonl")) if CHAT.is_dir() else []
+    """The chat captures; they are part of the repository, so none found fails collection."""
+    files = sorted(CHAT.glob("*.jsonl"))
+    if not files:
+        raise FileNotFoundError(f"real captured chat streams not found at {CHAT}: the clone is incomplete")
+    return files
 
 
 def load_chunks(name: str | Path) -> list[Any]:

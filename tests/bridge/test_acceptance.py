@@ -31,7 +31,6 @@ from tests.bridge.helpers import (
     validator_errors,
 )
 
-pytestmark = pytest.mark.skipif(not chat_files(), reason="real captured streams not found at ../shared/fixtures/chat")
 
 REASONING = "llama-stack__ollama-gpt-oss-20b-reasoning-98e718b2.jsonl"
 PARALLEL = "llama-stack__azure-lls-test-gpt-4o-2024-11-20-parallel-tool-calls-1067b555.jsonl"

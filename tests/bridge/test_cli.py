@@ -14,7 +14,6 @@ from kit.bridge.chunks import chunks_from_sse, chunks_from_text
 from kit.cli import app
 from tests.bridge.helpers import CHAT, assert_valid, chat_files, load_chunks, of_type
 
-pytestmark = pytest.mark.skipif(not chat_files(), reason="real captured streams not found at ../shared/fixtures/chat")
 
 QWEN = CHAT / "llama-stack__vllm-Qwen-Qwen3-0-6B-reasoning-d1edbcab.jsonl"
 THINK = CHAT / "llama-stack__vllm-Qwen-Qwen3-0-6B-think-tag-tool-calls-65eba1be.jsonl"

@@ -28,7 +28,6 @@ from tests.bridge.helpers import (
 )
 from tests.bridge.scripted_server import ScriptedChatServer
 
-pytestmark = pytest.mark.skipif(not chat_files(), reason="real captured streams not found at ../shared/fixtures/chat")
 
 QWEN = "llama-stack__vllm-Qwen-Qwen3-0-6B-reasoning-d1edbcab.jsonl"
 GROQ_ERROR = "pydantic-ai__groq-gpt-oss-120b-reasoning-error.jsonl"
@@ -239,7 +238,7 @@ def test_function_calls_of_the_client_end_the_response_after_the_search(stores: 
 def test_native_view_yields_the_servers_own_payloads(loopback: Any) -> None:
     client = openai_client(loopback.base_url)
     native = list(responses_stream(client, get_setup("vllm"), {"input": "hi", "metadata": {"fixture": NATIVE}}))
-    captured = [json.loads(line) for line in (Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
+    captured = [json.loads(line) for line in (Path(__file__).resolve().parents[1] / "captures"
                                                / NATIVE).read_text(encoding="utf-8").splitlines() if line.strip()]
     assert native == captured
 

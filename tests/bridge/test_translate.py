@@ -1,4 +1,4 @@
-"""The stream translation over the real captured chat streams of ../shared/fixtures/chat.
+"""The stream translation over the real captured chat streams of tests/captures/chat.
 
 Where a test needs a case no capture has (refusal, url citations, content
 filter, interleaving, garbage), it is made from real chunks by changing one
@@ -30,7 +30,6 @@ from tests.bridge.helpers import (
     uses_think_tags,
 )
 
-pytestmark = pytest.mark.skipif(not chat_files(), reason="real captured streams not found at ../shared/fixtures/chat")
 
 CITATIONS = ["llama-stack__openai-gpt-4o-2024-08-06-file-citation-markers-1dbd102b.jsonl",
              "llama-stack__openai-gpt-4o-2024-08-06-file-citation-markers-545bde72.jsonl"]

@@ -10,28 +10,26 @@ from typing import Any, Callable, Iterable
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "captures"
 RESPONSES = FIXTURES / "responses"
-MISSING_REASON = f"real captured streams not found at {FIXTURES} (../shared/fixtures next to the project)"
+MISSING = f"real captured streams not found at {FIXTURES}: the clone is incomplete (git checkout tests/captures)"
 
 Raw = dict[str, Any]
 
 
-def have_fixtures() -> bool:
-    return RESPONSES.is_dir()
-
-
 def fixture_names() -> list[str]:
-    """Every Responses fixture (file stem), or one skipped parameter when the folder is absent."""
-    if not have_fixtures():
-        return [pytest.param("<missing>", marks=pytest.mark.skip(reason=MISSING_REASON))]  # type: ignore[list-item]
-    return sorted(path.stem for path in RESPONSES.glob("*.jsonl"))
+    """Every Responses capture (file stem). They are part of the repository: missing ones fail collection."""
+    names = sorted(path.stem for path in RESPONSES.glob("*.jsonl"))
+    if not names:
+        raise FileNotFoundError(MISSING)
+    return names
 
 
 def path_of(name: str) -> Path:
-    if not have_fixtures():
-        pytest.skip(MISSING_REASON)
-    return RESPONSES / f"{name}.jsonl"
+    path = RESPONSES / f"{name}.jsonl"
+    if not path.is_file():
+        pytest.fail(f"{path}: {MISSING}")
+    return path
 
 
 @functools.lru_cache(maxsize=None)

@@ -19,10 +19,8 @@ from kit.events.rules import enabled_rules
 from tests.events._streams import (
     Raw,
     first,
-    have_fixtures,
     indices,
     load,
-    MISSING_REASON,
     renumber,
     rewrite_arguments,
     rewrite_text,
@@ -212,7 +210,6 @@ def test_every_rule_has_a_breach() -> None:
     assert set(BREACHES) == set(RULES)
 
 
-@pytest.mark.skipif(not have_fixtures(), reason=MISSING_REASON)
 @pytest.mark.parametrize("rule", sorted(BREACHES))
 def test_the_rule_fires_on_the_broken_stream_and_not_on_the_untouched_one(rule: str) -> None:
     breach = BREACHES[rule]
@@ -224,7 +221,6 @@ def test_the_rule_fires_on_the_broken_stream_and_not_on_the_untouched_one(rule: 
     assert [str(v) for v in validate_stream(clean, breach.profile) if v.rule == rule] == []
 
 
-@pytest.mark.skipif(not have_fixtures(), reason=MISSING_REASON)
 def test_unknown_types_are_warnings_under_openai_and_errors_under_openresponses_unless_prefixed() -> None:
     _, broken = BREACHES["event.unknown-type"].streams()
     assert {v.severity for v in validate_stream(broken, "openai") if v.rule == "event.unknown-type"} == {"warning"}
@@ -234,13 +230,11 @@ def test_unknown_types_are_warnings_under_openai_and_errors_under_openresponses_
     assert not [v for v in validate_stream(broken, "lenient") if v.rule == "event.unknown-type"]
 
 
-@pytest.mark.skipif(not have_fixtures(), reason=MISSING_REASON)
 def test_the_done_sentinel_is_not_required_under_openai() -> None:
     _, broken = BREACHES["sse.done-sentinel"].streams()
     assert not [v for v in validate_stream(broken, "openai") if v.rule == "sse.done-sentinel"]
 
 
-@pytest.mark.skipif(not have_fixtures(), reason=MISSING_REASON)
 def test_wire_rules_are_skipped_without_wire_facts() -> None:
     body = to_sse(load(TEXT), done=False).replace(b"event: response.output_text.done", b"event: nope")
     with_wire = {v.rule for v in validate_stream(parse_sse(body, content_type="application/json"), "openresponses")}
@@ -249,7 +243,6 @@ def test_wire_rules_are_skipped_without_wire_facts() -> None:
     assert not any(rule.startswith("sse.") for rule in without_wire)
 
 
-@pytest.mark.skipif(not have_fixtures(), reason=MISSING_REASON)
 def test_violations_say_where() -> None:
     _, broken = BREACHES["item.id-matches"].streams()
     fired = [v for v in validate_stream(broken) if v.rule == "item.id-matches"]

@@ -11,8 +11,10 @@ import pytest
 
 import kit.events
 
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
-RESPONSE_FILES = sorted(path.name for path in (FIXTURES / "responses").glob("*.jsonl")) or ["<fixtures missing>"]
+FIXTURES = Path(__file__).resolve().parents[1] / "captures"
+RESPONSE_FILES = sorted(path.name for path in (FIXTURES / "responses").glob("*.jsonl"))
+if not RESPONSE_FILES:  # part of the repository: missing captures fail collection
+    raise FileNotFoundError(f"real captured streams not found at {FIXTURES}: the clone is incomplete")
 
 
 @pytest.fixture(scope="session")
