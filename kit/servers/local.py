@@ -99,8 +99,11 @@ class NotManaged(LocalServerError):
     """The kit does not start this setup's server: the user points the kit at one."""
 
     def __init__(self, name: str, url_env: str | None, base_url: str) -> None:
+        from kit.setups.registry import load_setups
+
+        managed = ", ".join(sorted(n for n, s in load_setups().items() if s.managed)) or "none"
         where = f"set {url_env} to its URL (default {base_url})" if url_env else f"it is expected at {base_url}"
-        super().__init__(f"the kit does not start the {name!r} server (only 'local' is managed): "
+        super().__init__(f"the kit does not start the {name!r} server (managed setups: {managed}): "
                          f"run it yourself and point the kit at it: {where}")
 
 
@@ -505,15 +508,7 @@ def start_local_server(**options: Any) -> LocalServer:
     return LocalServer(**options).start()
 
 
-def server_for_setup(setup_name: str, **options: Any) -> LocalServer:
-    """The (not yet started) managed server of a setup, serving the setup's text_model id.
-
-    Raises NotManaged for setups whose server the user runs.
-    """
-    from kit.setups.registry import get_setup
-
-    setup = get_setup(setup_name)
-    if not setup.managed or setup.name != "local":
-        raise NotManaged(setup.name, setup.url_env, setup.base_url)
+def local_server_for(setup: Any, **options: Any) -> LocalServer:
+    """The `local` setup's managed server (the factory that `Setup.server` names), serving its text_model id."""
     options.setdefault("model_alias", setup.text_model)
     return LocalServer(**options)

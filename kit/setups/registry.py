@@ -32,7 +32,7 @@ class Setup:
     embedding_dimension: int | None = None
     responses: ResponsesMode = "bridge"
     capabilities: frozenset[str] = field(default_factory=frozenset)
-    managed: bool = False  # the kit starts this setup's server itself (`server:<name>`)
+    server: str | None = None  # "module:factory" of the server the kit starts itself (`server:<name>`, kit.servers.managed)
     think_tags: bool = False  # the model writes its reasoning inline in <think> tags
 
     def resolved_base_url(self, env: dict[str, str] | None = None) -> str:
@@ -45,6 +45,11 @@ class Setup:
     def api_key(self, env: dict[str, str] | None = None) -> str | None:
         env = os.environ if env is None else env
         return env.get(self.key_env) if self.key_env else None
+
+    @property
+    def managed(self) -> bool:
+        """The kit starts this setup's server itself (`--stack-config server:<name>`, `kit serve <name>`)."""
+        return self.server is not None
 
     def can(self, capability: str) -> bool:
         return capability in self.capabilities
@@ -109,7 +114,7 @@ BUILTIN_SETUPS: dict[str, Setup] = {
             text_model="smollm2-135m-instruct",
             responses="bridge",
             capabilities=frozenset({"tools", "file_search"}),
-            managed=True,
+            server="kit.servers.local:local_server_for",
         ),
     )
 }

@@ -150,7 +150,7 @@ def test_a_llama_server_binary_from_the_environment_wins() -> None:
 def test_setups_the_kit_does_not_start_say_how_to_point_at_them() -> None:
     with pytest.raises(NotManaged) as info:
         server_for_setup("ollama")
-    assert "OLLAMA_URL" in str(info.value) and "only 'local'" in str(info.value)
+    assert "OLLAMA_URL" in str(info.value) and "managed setups: " in str(info.value) and "local" in str(info.value)
 
 
 def test_the_local_setup_serves_its_text_model_id() -> None:

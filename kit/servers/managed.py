@@ -1,0 +1,53 @@
+"""Which setups the kit starts itself, and how: a registry keyed by setup, the way papermill keys its engines.
+
+A setup names its managed server's factory in `Setup.server` ("module:function").
+The factory takes the Setup and keyword options, and returns a server object
+that is not started yet: `start()`, `stop()`, `wait()`, `base_url`,
+`log_path`, `start_seconds`, usable as a context manager. Start failures raise
+`LocalServerError` (or a subclass) with a message that says what to do.
+`kit serve`, `--stack-config server:<setup>` and `kit check --stack-config`
+all come through `server_for_setup`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class ManagedServer(Protocol):
+    base_url: str
+    log_path: Path | None
+    start_seconds: float
+
+    def start(self) -> Any: ...
+    def stop(self) -> None: ...
+    def wait(self, timeout: float | None = None) -> int | None: ...
+    def __enter__(self) -> Any: ...
+    def __exit__(self, *exc: Any) -> None: ...
+
+
+def server_for_setup(setup_name: str, **options: Any) -> ManagedServer:
+    """The (not yet started) managed server of a setup.
+
+    Options a factory does not take (such as `local`'s `engine` or `threads`)
+    are dropped, so `kit serve` can pass its flags to any of them. Raises
+    NotManaged for setups whose server the user runs.
+    """
+    from kit.servers.local import NotManaged
+    from kit.setups.registry import get_setup
+
+    setup = get_setup(setup_name)
+    if not setup.server:
+        raise NotManaged(setup.name, setup.url_env, setup.base_url)
+    module_name, _, function = setup.server.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), function)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"setup {setup.name!r}: its managed server {setup.server!r} cannot be loaded: {exc}") from exc
+    accepted = inspect.signature(factory).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+        options = {k: v for k, v in options.items() if k in accepted}
+    return factory(setup, **{k: v for k, v in options.items() if v is not None})
