@@ -1,7 +1,9 @@
 """`kit run`: the notebook matrix headless, with a report; `kit lab`: JupyterLab on the notebooks.
 
-Exit status of `kit run`: 0 when nothing failed (passed, not recorded and
-unsupported are not failures), 1 when a notebook failed, 2 for bad options.
+Exit status of `kit run`: 0 when nothing failed (passed, known findings,
+not recorded and unsupported are not failures), 1 when a notebook failed
+(a new finding, or a baselined one that no longer occurs, is a failure),
+2 for bad options.
 """
 
 from __future__ import annotations
@@ -140,8 +142,17 @@ def _print_summary(console: Console, outcomes: list[Outcome]) -> None:
         console.print(f"\n{len(missing)} not recorded; record with:", highlight=False)
         for o in missing:
             console.print(f"  {o.record_command}", markup=False, highlight=False, soft_wrap=True)
+    known = [o for o in outcomes if o.status is Status.KNOWN_FINDINGS]
+    if known:
+        console.print(f"\n{len(known)} with known findings (facts about the peer, from findings/<setup>.toml):",
+                      highlight=False)
+        for o in known:
+            for f in o.findings:
+                console.print(f"  {o.id}: {f.get('rule')} — {f.get('reason')} — {f.get('upstream') or 'no upstream issue known'}",
+                              markup=False, highlight=False, soft_wrap=True)
     counts = {s: sum(o.status is s for o in outcomes) for s in Status}
-    console.print("\n" + ", ".join(f"{n} {s.value}" for s, n in counts.items()), highlight=False)
+    shown = [s for s in Status if s is not Status.KNOWN_FINDINGS or counts[s]]  # the line scripts read stays as it was
+    console.print("\n" + ", ".join(f"{counts[s]} {s.value}" for s in shown), highlight=False)
 
 
 def lab(
