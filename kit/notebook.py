@@ -307,15 +307,15 @@ def start(setup: str = "local", inference_mode: str | None = None, text_model: s
                              "pass its base URL; in a notebook run `kit serve local` and give its URL")
         base_url = stack_config
     from kit.findings import NOTEBOOK_ENV
+    from kit.setups.options import setup_models
 
+    models = setup_models(spec, text_model=text_model, vision_model=vision_model, embedding_model=embedding_model,
+                          embedding_dimension=embedding_dimension)  # the same rule as `kit run` and pytest
     return Scenario(
         notebook=os.environ.get(NOTEBOOK_ENV) or None,
         setup=spec,
         mode=resolve_mode(inference_mode),
-        text_model=text_model or spec.text_model,
-        vision_model=vision_model or spec.vision_model,
-        embedding_model=embedding_model or spec.embedding_model,
-        embedding_dimension=embedding_dimension or spec.embedding_dimension,
+        **models,
         judge_model=judge_model,
         base_url=base_url,
         recording_dir=resolve_recording_dir(recording_dir),

@@ -48,10 +48,9 @@ def run(
     """Execute notebooks × setups with papermill and write an HTML report."""
     from rich.console import Console
 
-    from kit.runner.matrix import StackError, managed_stack, parse_shard, plan, recorded_setups, shard as take_shard
+    from kit.runner.matrix import StackError, managed_stack, parse_shard, plan, resolve, shard as take_shard
     from kit.runner.report import write_report
-    from kit.setups.options import OptionError, RunOptions, resolve_recording_dir, resolve_run
-    from kit.setups.registry import load_setups
+    from kit.setups.options import OptionError, RunOptions
     from kit.suites import SuiteError, default_notebooks_dir, discover, select
 
     console = Console(stderr=False)
@@ -63,9 +62,7 @@ def run(
     )
     cwd = Path.cwd()
     try:
-        known = load_setups()
-        recorded = recorded_setups(resolve_recording_dir(options, os.environ, cwd))
-        resolved = resolve_run(options, known=known, recorded=recorded, environ=os.environ, cwd=cwd)
+        resolved = resolve(options, environ=os.environ, cwd=cwd)
         chosen = select(discover((notebooks or default_notebooks_dir(cwd)).resolve()), resolved.suites, resolved.pattern)
         which = parse_shard(shard)
     except (OptionError, SuiteError, ValueError) as exc:
