@@ -204,14 +204,15 @@ class NotebookFile(pytest.File):
     """A matrix notebook: one item per setup of the run."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from kit.suites import NotebookRef
+        from kit.suites import NotebookRef, setups_for
 
         state = _state(self.config)
         ref = NotebookRef(suite=self.path.parent.name, name=self.path.stem, path=self.path)
         if ref not in state.selected(self.path.parent.parent):
             return
-        for setup in state.run.setups:
-            yield NotebookItem.from_parent(self, name=setup.name, notebook=ref, setup=setup)
+        setups = {s.name: s for s in state.run.setups}
+        for name in setups_for(ref, list(setups)):  # the same entries as `kit run`'s matrix
+            yield NotebookItem.from_parent(self, name=name, notebook=ref, setup=setups[name])
 
 
 class NotebookFailed(Exception):

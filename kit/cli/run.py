@@ -26,7 +26,7 @@ _HELP_SETUP = "Setup(s) to run on (repeat or comma-separate). Default: every set
 
 
 def run(
-    suite: Optional[list[str]] = typer.Option(None, "--suite", help="Suite(s): base, responses, vision (repeat or comma-separate). Default: all."),
+    suite: Optional[list[str]] = typer.Option(None, "--suite", help="Suite(s): base, responses, vision, compare (repeat or comma-separate). Default: all."),
     setup: Optional[list[str]] = typer.Option(None, "--setup", help=_HELP_SETUP),
     inference_mode: Optional[str] = typer.Option(None, "--inference-mode", help="replay (default, else $KIT_INFERENCE_MODE), record, record-if-missing or live."),
     text_model: Optional[str] = typer.Option(None, "--text-model", help="Overrides the setup's text model."),

@@ -82,3 +82,11 @@ def default_recording_dir(start: Path | None = None) -> Path:
         if (folder / "recordings").is_dir() and (folder / "pyproject.toml").is_file():
             return folder / "recordings"
     return here / "recordings"
+
+
+def recorded_setups(recording_dir: Path) -> list[str]:
+    """Setup folders of a recording directory that hold at least one recording."""
+    if not recording_dir.is_dir():
+        return []
+    return sorted(p.name for p in recording_dir.iterdir()
+                  if p.is_dir() and not p.name.startswith(".") and next(p.rglob("*.json"), None) is not None)

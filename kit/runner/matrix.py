@@ -19,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from kit.recording.modes import InferenceMode
+from kit.recording.modes import InferenceMode, recorded_setups
 from kit.runner.execute import DEFAULT_CELL_TIMEOUT, DEFAULT_START_TIMEOUT, Job, run_job
 from kit.runner.outcome import Outcome
 from kit.setups.options import OptionError, ResolvedRun, RunOptions, StackConfig, resolve_recording_dir, resolve_run
@@ -76,14 +76,6 @@ def resolve(options: RunOptions, *, environ: Mapping[str, str], cwd: Path) -> Re
 
     recorded = recorded_setups(resolve_recording_dir(options, environ, cwd))
     return resolve_run(options, known=load_setups(), recorded=recorded, environ=environ, cwd=cwd)
-
-
-def recorded_setups(recording_dir: Path) -> list[str]:
-    """Setup folders of a recording directory that hold at least one recording."""
-    if not recording_dir.is_dir():
-        return []
-    return sorted(p.name for p in recording_dir.iterdir()
-                  if p.is_dir() and not p.name.startswith(".") and next(p.rglob("*.json"), None) is not None)
 
 
 class JobPool:

@@ -58,3 +58,14 @@ def test_a_job_for_a_setup_outside_the_run_is_refused(tmp_path: Path) -> None:
         job_for(run, entry, tmp_path)
     job = job_for(run, MatrixEntry(entry.notebook, "gpt"), tmp_path)
     assert job.parameters["setup"] == "gpt" and job.replaying and job.stem == tmp_path / "gpt" / "base" / "x"
+
+
+def test_a_compare_notebook_runs_once_on_the_first_setup_others_on_each(tmp_path: Path) -> None:
+    from kit.suites import matrix, setups_for
+
+    compare = NotebookRef("compare", "bridges", tmp_path / "compare" / "bridges.ipynb")
+    basic = NotebookRef("responses", "basic_streaming", tmp_path / "responses" / "basic_streaming.ipynb")
+    assert setups_for(compare, ["local", "litellm"]) == ("local",)
+    assert setups_for(basic, ["local", "litellm"]) == ("local", "litellm")
+    assert [e.id for e in matrix([basic, compare], ["local", "litellm"])] == [
+        "compare/bridges[local]", "responses/basic_streaming[litellm]", "responses/basic_streaming[local]"]
