@@ -47,6 +47,9 @@ class Scenario:
     _client: Any = None
     _stores: Any = None
     not_shown: list[str] = field(default_factory=list)
+    notebook: str | None = None  # <suite>/<name> when a runner says so (KIT_NOTEBOOK); None in JupyterLab
+    _allowed: dict[int, frozenset[str]] = field(default_factory=dict)  # id(stream) -> rules a check allowed
+    _known: Any = None  # this setup × notebook's known findings, {rule: Finding}, loaded on first check
 
     def __repr__(self) -> str:
         caps = ", ".join(sorted(self.setup.capabilities)) or "none"
@@ -207,31 +210,66 @@ class Scenario:
         return stream
 
     # -- checks -----------------------------------------------------------------
+    def known_findings(self) -> dict[str, Any]:
+        """{rule: Finding} baselined for this setup × notebook (findings/<setup>.toml); in JupyterLab, where
+        no runner names the notebook, the setup's findings for any notebook."""
+        if self._known is None:
+            from kit.findings import load_baseline
+
+            baseline = load_baseline(self.setup.name)
+            self._known = ({f.rule: f for f in baseline.for_notebook(self.notebook)}, baseline.file_hint)
+        return dict(self._known[0])
+
     def check(self, stream: Stream, *, allow: Iterable[str] = ()) -> list[Violation]:
-        """Raise when the stream breaks an error rule (except the `allow`ed ones, each with its reason)."""
+        """Raise when the stream breaks an error rule, except the `allow`ed ones (each with its reason) and this
+        setup's known findings for this notebook, which are shown as such and judged by the runner."""
         violations = next((v for _, s, v in self.streams if s is stream), None)
         if violations is None:
             violations = validate_stream(stream, profile=self.profile)
-        allowed = set(allow)
+            self.streams.append((stream.source or "stream", stream, violations))
+        allowed = frozenset(allow) | self._allowed.get(id(stream), frozenset())
+        self._allowed[id(stream)] = allowed
         errors = [v for v in violations if v.severity == "error" and v.rule not in allowed]
-        if errors:
-            lines = [f"{stream.source}: {len(errors)} conformance error(s): "
-                     + ", ".join(sorted({v.rule for v in errors}))]
-            lines += [f"  [{v.rule}] event {v.index}: {v.message}" for v in errors[:10]]
+        known = self.known_findings()
+        for rule in sorted({v.rule for v in errors if v.rule in known}):
+            first = next(v for v in errors if v.rule == rule)
+            _display(f"known finding: {known[rule].line()}\n  seen: {stream.source}: {first}")
+        new = [v for v in errors if v.rule not in known]
+        if new:
+            lines = [f"{stream.source}: {len(new)} conformance error(s): " + ", ".join(sorted({v.rule for v in new}))]
+            lines += [f"  [{v.rule}] event {v.index}: {v.message}" for v in new[:10]]
+            where = f"in {self.notebook} " if self.notebook else ""
+            lines.append(f"  not known findings {where}on setup {self.setup.name} (baseline: {self._known[1]})"
+                         + (f"; known, not raised: {', '.join(sorted(known))}" if known else ""))
             raise StreamCheckFailed("\n".join(lines))
         return violations
 
     def summary(self) -> dict[str, Any]:
-        """Counts for the report: streams, errors, warnings and the rule ids seen."""
-        rules: dict[str, int] = {}
-        errors = warnings = 0
-        for _, _, violations in self.streams:
+        """What the runner judges: counts, the rule ids by severity (error rules a check allowed left out of
+        `error_rules`), and where each error rule was first seen."""
+        from kit.events import summarize
+
+        every = [v for _, _, violations in self.streams for v in violations]
+        counts = summarize(every)
+        error_rules: list[str] = []
+        warning_rules: list[str] = []
+        error_events: dict[str, str] = {}
+        for title, stream, violations in self.streams:
+            allowed = self._allowed.get(id(stream), frozenset())
             for v in violations:
-                rules[v.rule] = rules.get(v.rule, 0) + 1
-                errors += v.severity == "error"
-                warnings += v.severity == "warning"
-        return {"setup": self.setup.name, "mode": self.mode.value, "streams": len(self.streams),
-                "errors": errors, "warnings": warnings, "rules": rules, "not_shown": sorted(set(self.not_shown))}
+                if v.severity == "error" and v.rule not in allowed:
+                    if v.rule not in error_rules:
+                        error_rules.append(v.rule)
+                    error_events.setdefault(v.rule, f"{title}: {v}".strip())
+                elif v.severity == "warning" and v.rule not in warning_rules:
+                    warning_rules.append(v.rule)
+        return {"setup": self.setup.name, "notebook": self.notebook, "mode": self.mode.value,
+                "streams": len(self.streams),
+                "violations": {"errors": counts["errors"], "warnings": counts["warnings"],
+                               "rules": list(counts["by_rule"]), "by_rule": counts["by_rule"],
+                               "error_rules": error_rules, "warning_rules": warning_rules,
+                               "error_events": error_events},
+                "not_shown": sorted(set(self.not_shown))}
 
     def finish(self) -> dict[str, Any]:
         """Hand the summary to the runner (when run by it) and return it for display."""
@@ -258,13 +296,16 @@ def start(setup: str = "local", inference_mode: str | None = None, text_model: s
             raise ValueError("stack_config server:<setup> is resolved by `kit run`/pytest, which start the server and "
                              "pass its base URL; in a notebook run `kit serve local` and give its URL")
         base_url = stack_config
+    from kit.findings import NOTEBOOK_ENV
+    from kit.setups.options import setup_models
+
+    models = setup_models(spec, text_model=text_model, vision_model=vision_model, embedding_model=embedding_model,
+                          embedding_dimension=embedding_dimension)  # the same rule as `kit run` and pytest
     return Scenario(
+        notebook=os.environ.get(NOTEBOOK_ENV) or None,
         setup=spec,
         mode=resolve_mode(inference_mode),
-        text_model=text_model or spec.text_model,
-        vision_model=vision_model or spec.vision_model,
-        embedding_model=embedding_model or spec.embedding_model,
-        embedding_dimension=embedding_dimension or spec.embedding_dimension,
+        **models,
         judge_model=judge_model,
         base_url=base_url,
         recording_dir=resolve_recording_dir(recording_dir),
