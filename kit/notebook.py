@@ -275,7 +275,7 @@ class Scenario:
         """Hand the summary to the runner (when run by it) and return it for display."""
         summary = self.summary()
         try:
-            from kit.runner import report_summary
+            from kit.summary import report_summary
         except ImportError:
             return summary
         report_summary(summary)
