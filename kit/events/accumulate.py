@@ -185,6 +185,19 @@ class AccumulatedResponse:
 # --- Mutable state (what feed() updates) ---------------------------------------------------------
 
 
+def streamed_text(deltas: list[str], done_text: str | None) -> str | None:
+    """What a text field streamed, decided once for the accumulator and the validator.
+
+    The deltas when there are any (that is what a client showed as it went);
+    else the `.done` value (a server may send only that, as LM Studio does for
+    arguments); else None. The validator checks `.done` against the deltas
+    (`part.text-consistent`), so a disagreement is reported, never hidden.
+    """
+    if deltas:
+        return "".join(deltas)
+    return done_text
+
+
 class _TextState:
     """Deltas of one text (joined lazily: feeding stays O(1) per delta)."""
 
@@ -196,11 +209,8 @@ class _TextState:
         self.done = False
 
     def value(self, fallback: str | None = None) -> str:
-        if self.deltas:
-            return "".join(self.deltas)
-        if self.done_text is not None:
-            return self.done_text
-        return fallback or ""
+        text = streamed_text(self.deltas, self.done_text)
+        return text if text is not None else fallback or ""
 
 
 class _PartState(_TextState):

@@ -86,6 +86,7 @@ from kit.events.model import (
     UnknownEvent,
     _COMMON_OPTIONAL,
 )
+from kit.events.accumulate import streamed_text
 from kit.events.parse import parse
 from kit.events.rules import DEFAULT_PROFILE, RULES, Severity, enabled_rules
 
@@ -189,12 +190,8 @@ class _Part:
         self.kind_reported = False
 
     def streamed_text(self) -> str | None:
-        """The text as the stream settled it: the .done text, else the deltas, else None."""
-        if self.kind_done_text is not None:
-            return self.kind_done_text
-        if self.deltas:
-            return "".join(self.deltas)
-        return None
+        """The text as the stream settled it: `kit.events.accumulate.streamed_text` (the deltas, else .done)."""
+        return streamed_text(self.deltas, self.kind_done_text)
 
 
 class _Summary:
