@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import typer
 
@@ -50,7 +50,7 @@ def bridge(
         request = {**request, "reasoning": {**(request.get("reasoning") or {}),
                                             "summary": (request.get("reasoning") or {}).get("summary") or "auto"}}
     events = translate_chat_stream(
-        chunks_from_text(text, source="<stdin>" if file == "-" else file),
+        _guarded(chunks_from_text(text, source="<stdin>" if file == "-" else file)),
         request=request, think_tags=think_tags, strip_citations=not keep_markers, summarize=summarize,
         response_id=response_id, created_at=created_at)
     out = sys.stdout
@@ -58,6 +58,20 @@ def bridge(
         out.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")))
         out.write("\n")
     out.flush()
+
+
+def _guarded(chunks: Iterator[Any]) -> Iterator[Any]:
+    """The chunks, until one cannot be decoded at all (JSON nested deeper than Python follows):
+    that one becomes an `error` chunk, so the output ends in `error` + `response.failed`, not a traceback."""
+    while True:
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            return
+        except RecursionError as exc:
+            yield {"error": {"message": f"a chunk's JSON is nested too deeply to read ({exc})", "code": "bridge_not_json"}}
+            return
+        yield chunk
 
 
 def _summarizer(setup_name: str, request: dict[str, Any]) -> Any:

@@ -29,6 +29,22 @@ STR_OR_OBJ = "str|obj"
 
 _COMMON_OPTIONAL = frozenset({"obfuscation"})
 
+# Field types of tool-call output items, as the openai SDK's item models declare them; a field
+# that is present must have its type (event.schema). `None` after the kind: null is allowed too.
+ITEM_FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
+    "function_call": {"call_id": (STR, False), "name": (STR, False), "arguments": (STR, False)},
+    "custom_tool_call": {"call_id": (STR, False), "name": (STR, False), "input": (STR, False)},
+    "mcp_call": {"name": (STR, False), "server_label": (STR, False), "arguments": (STR, False)},
+    "mcp_approval_request": {"name": (STR, False), "server_label": (STR, False), "arguments": (STR, False)},
+    "mcp_list_tools": {"server_label": (STR, False), "tools": (LIST, False)},
+    "file_search_call": {"queries": (LIST, False), "results": (LIST, True)},
+    "code_interpreter_call": {"code": (STR, True), "container_id": (STR, False), "outputs": (LIST, True)},
+    "web_search_call": {"action": (OBJ, False)},
+    "computer_call": {"call_id": (STR, False), "action": (OBJ, False), "pending_safety_checks": (LIST, False)},
+    "local_shell_call": {"call_id": (STR, False), "action": (OBJ, False)},
+    "image_generation_call": {"result": (STR, True)},
+}
+
 
 def _int(value: Any) -> int | None:
     return value if type(value) is int else None
