@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import base64
+import gzip
 import itertools
 import json
 import sys
@@ -17,6 +18,7 @@ import threading
 import time
 import uuid
 import weakref
+import zlib
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -164,9 +166,10 @@ class RecordReplaySession:
     def save(self, request: CanonicalRequest, raw_request: Any, occurrence: int, response: Any,
              chunks: list[tuple[float, bytes]], error: BaseException | None, duration: float,
              closed_by: str | None) -> None:
-        chunks = scrub_chunks(chunks, request.secrets)
-        body = b"".join(c for _, c in chunks)
         headers = scrub_headers(response.headers, request.secrets)
+        chunks = scrub_chunks(chunks, request.secrets)
+        chunks, decoded = _scrub_compressed(chunks, headers.get("content-encoding", ""), request.secrets)
+        body = b"".join(c for _, c in chunks)
         stored: dict[str, Any] = {"status": response.status_code, "headers": headers}
         stored.update(encode_body(body, headers))
         if "sse" in stored:
@@ -186,7 +189,8 @@ class RecordReplaySession:
         }
         recording = Recording(key=request.key, occurrence=occurrence, setup=self.setup,
                               request=self.stored_request(request, raw_request), response=stored, meta=meta)
-        self.refuse_secrets(request, occurrence, {"request": recording.request, "response": recording.response})
+        self.refuse_secrets(request, occurrence, {"request": recording.request, "response": recording.response,
+                                                  **({"decompressed response body": decoded} if decoded else {})})
         path = self.store.write(recording, request, session_started=self.started)
         with self._lock:  # recording a file is using it
             self._used.add(path)
@@ -222,6 +226,25 @@ _PENDING_USAGE: "weakref.WeakSet[RecordReplaySession]" = weakref.WeakSet()
 def _save_all_usage() -> None:
     for session in list(_PENDING_USAGE):
         session.save_usage()
+
+
+def _scrub_compressed(chunks: list[tuple[float, bytes]], encoding: str, secrets: Iterable[str]
+                      ) -> tuple[list[tuple[float, bytes]], str | None]:
+    """A gzip/deflate body is stored compressed: look inside it, take echoed secrets out (compressing it
+    again), and return its text for the credential check. Other encodings are returned as they are."""
+    encoding = encoding.strip().lower()
+    if encoding not in ("gzip", "deflate") or not chunks:
+        return chunks, None
+    body = b"".join(c for _, c in chunks)
+    try:
+        plain = gzip.decompress(body) if encoding == "gzip" else zlib.decompress(body)
+    except (OSError, EOFError, zlib.error):
+        return chunks, None  # a cut or broken body: stored as it came
+    scrubbed = b"".join(c for _, c in scrub_chunks([(0.0, plain)], secrets))
+    if scrubbed != plain:
+        body = gzip.compress(scrubbed, mtime=0) if encoding == "gzip" else zlib.compress(scrubbed)
+        chunks = [(chunks[-1][0], body)]
+    return chunks, scrubbed.decode("utf-8", "replace")
 
 
 def encode_body(body: bytes, headers: dict[str, str]) -> dict[str, Any]:

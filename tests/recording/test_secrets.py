@@ -11,6 +11,7 @@ own in the answer text and a header). All keys are fake.
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -60,6 +61,9 @@ class EchoServer:
                     data = json.dumps({"error": {"code": "401", "message": f"Access denied due to invalid subscription "
                                                  f"key {key}. Make sure to provide a valid key."}}).encode()
                     self.send_response(401)
+                    if meta.get("gzip"):  # whatever the client accepts: some gateways do
+                        data = gzip.compress(data)
+                        self.send_header("content-encoding", "gzip")
                     for name, value in echo:
                         self.send_header(name, value)
                     self.send_header("content-type", "application/json")
@@ -248,3 +252,18 @@ def test_a_recording_holding_a_credential_named_body_field_is_refused_on_load(ec
     path.write_text(json.dumps(data))
     with pytest.raises(kit.recording.SecretInRecording, match="request.body.metadata.user_token"):
         load_recording(path)
+
+
+def test_a_key_echoed_inside_a_compressed_body_is_scrubbed_and_still_replays(echo_server, tmp_path):
+    secret = "0a1b2c3d4e5f60718293a4b5c6d7e8f0"
+    with pytest.raises(openai.AuthenticationError):
+        _client(echo_server, tmp_path, default_headers={"api-key": secret}).responses.create(
+            model="gpt-4o-mini", input="hi", metadata={"fault": "401", "gzip": "1"})
+    [path] = list(tmp_path.rglob("*.json"))
+    recording = load_recording(path)
+    assert recording.response["headers"]["content-encoding"] == "gzip"
+    assert secret.encode() not in gzip.decompress(recording.body_bytes())
+    with pytest.raises(openai.AuthenticationError) as replayed:
+        kit.client("gpt", "replay", recording_dir=tmp_path).responses.create(
+            model="gpt-4o-mini", input="hi", metadata={"fault": "401", "gzip": "1"})
+    assert "invalid subscription key REDACTED" in str(replayed.value)
