@@ -54,6 +54,7 @@ from typing import Any, Callable, Iterable
 from kit.events.model import (
     HOSTED_STATUS_ORDER,
     IDX,
+    ITEM_FIELDS,
     INT,
     LIST,
     OBJ,
@@ -553,6 +554,14 @@ class _Validator:
         missing = [name for name in ("id", "type", "status") if type(item.get(name)) is not str]
         if missing:
             self.once(state, "item.fields", index, f"{item.get('type', 'item')} item lacks {', '.join(missing)}")
+        fields = ITEM_FIELDS.get(item.get("type")) if self.schema_on and type(item.get("type")) is str else None
+        if fields:
+            problems = [f"{name} {_describe(item[name])} (expected {kind}{' or null' if nullable else ''})"
+                        for name, (kind, nullable) in fields.items()
+                        if name in item and not (_kind_ok(kind, item[name]) or (nullable and item[name] is None))]
+            if problems:
+                self.emit("event.schema", index, f"{item['type']} item: " + "; ".join(problems), item_id=state.id,
+                          output_index=state.index)
 
     def on_item_done(self, index: int, event: Event) -> None:
         raw = event.raw
