@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from kit.events import parse, validate_stream
+from kit.sources import load
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXT = ROOT / "tests" / "captures" / "responses" / "otel-python-contrib__gpt4o-mini-text.jsonl"
@@ -95,5 +96,5 @@ def test_function_call_item_fields_are_type_checked(field, value):
 
 def test_no_real_capture_trips_the_item_field_checks():
     for path in sorted((ROOT / "tests" / "captures" / "responses").glob("*.jsonl")):
-        found = [v for v in validate_stream(parse(path), "openai") if v.rule == "event.schema" and " item: " in v.message]
+        found = [v for v in validate_stream(load(path), "openai") if v.rule == "event.schema" and " item: " in v.message]
         assert found == [], path
