@@ -14,7 +14,6 @@ group; FILE is optional for that reason.
 from __future__ import annotations
 
 import json
-import sys
 from enum import Enum
 from typing import Any, Optional
 

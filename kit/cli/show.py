@@ -11,7 +11,7 @@ those of the whole stream.
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator
 
 import typer
 

@@ -17,7 +17,7 @@ from itertools import chain
 from typing import Any, Iterable, Iterator
 
 from kit.events.model import Event, NotJSONEvent, Stream, WireFacts, make_event
-from kit.events.sse import DONE_SENTINEL, SSEBlock, SSEDecoder, looks_like_sse
+from kit.events.sse import SSEBlock, SSEDecoder, looks_like_sse
 
 _loads = json.loads
 _JSONDecodeError = json.JSONDecodeError
