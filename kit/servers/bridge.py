@@ -209,18 +209,20 @@ def create_app(config: BridgeConfig) -> Any:
         if body.get("stream"):
             return StreamingResponse(_sse(first, events), media_type="text/event-stream",
                                      headers={"cache-control": "no-cache"})
-        final = first
+        final, error_event = first, None
         try:
             async for event in iterate_in_threadpool(events):
                 if event.get("type") in _TERMINAL:
                     final = event
+                elif event.get("type") == "error":
+                    error_event = event
         except Exception as exc:
             log.exception("POST /v1/responses failed")
             return JSONResponse(error_body(f"the bridge failed: {type(exc).__name__}: {exc}", type_="server_error",
                                            code="server_error"), 500)
         response = final.get("response") or {}
-        if final.get("type") == "response.failed":
-            error = response.get("error") or {}
+        if final.get("type") == "response.failed":  # the `error` event keeps the upstream's own code
+            error = error_event or response.get("error") or {}
             return JSONResponse(error_body(error.get("message") or "the upstream failed", type_="upstream_error",
                                            code=error.get("code")), http_status_of(error))
         return JSONResponse(response)
