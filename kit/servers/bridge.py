@@ -50,6 +50,7 @@ from typing import IO, Any
 
 import httpx
 
+from kit.bridge.request import UnsupportedParameter
 from kit.servers.local import (
     DEFAULT_HOST,
     LocalServer,
@@ -145,17 +146,85 @@ class _Files:
             return self._files.get(file_id)
 
 
+_END = object()  # the pump's end-of-stream marker
+
+
+class EventPump:
+    """A sync event iterator run in its own thread, its events handed to the event loop as they come.
+
+    The bridge's core is synchronous (the openai SDK's streaming calls); one
+    thread per response keeps the event loop free, and the events of one
+    upstream chunk reach the loop together, so they go out in one write
+    instead of one thread hop each. An exception is handed over as an item
+    (it is logged here, with its traceback, for the server's log).
+    `stop()` makes the thread close the iterator (and with it the upstream
+    stream) after its next event.
+    """
+
+    def __init__(self, events: Iterator[dict[str, Any]]) -> None:
+        import asyncio
+
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._stopped = threading.Event()
+        self._events = events
+        self._held: list[Any] = []
+        threading.Thread(target=self._run, name="kit-bridge-response", daemon=True).start()
+
+    def _put(self, item: Any) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+        except RuntimeError:  # the event loop is closed: the server is going down
+            self._stopped.set()
+
+    def _run(self) -> None:
+        try:
+            for event in self._events:
+                self._put(event)
+                if self._stopped.is_set():
+                    break
+        except BaseException as exc:  # noqa: BLE001 - handed to the loop, which answers with it
+            if not isinstance(exc, UnsupportedParameter):  # a refused request is the client's, not a failure
+                log.exception("POST /v1/responses failed")
+            self._put(exc)
+        finally:
+            with contextlib.suppress(Exception):
+                self._events.close()  # type: ignore[attr-defined]
+            self._put(_END)
+
+    async def get(self) -> Any:
+        """The next item: an event, an exception, or _END."""
+        if self._held:
+            return self._held.pop(0)
+        return await self._queue.get()
+
+    async def wait(self) -> None:
+        """Until at least one item is ready (it is kept for `ready`)."""
+        if not self._held:
+            self._held.append(await self._queue.get())
+
+    def ready(self) -> list[Any]:
+        """The items ready now, in order, without waiting."""
+        items, self._held = self._held, []
+        while not self._queue.empty():
+            items.append(self._queue.get_nowait())
+        return items
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
 def create_app(config: BridgeConfig) -> Any:
     """The Starlette app serving the bridge over `config.upstream`."""
     import openai
     from starlette.applications import Starlette
     from starlette.background import BackgroundTask
-    from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+    from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response, StreamingResponse
     from starlette.routing import Route
 
-    from kit.bridge import UnsupportedParameter, VectorStoreError, VectorStores, stream_response
+    from kit.bridge import VectorStoreError, VectorStores, stream_response
 
     upstream = config.upstream.rstrip("/")
     chat_client = openai.OpenAI(base_url=upstream, api_key=config.upstream_key or "kit-no-key", max_retries=0,
@@ -195,31 +264,29 @@ def create_app(config: BridgeConfig) -> Any:
                                            param="input"), 400)
         events = stream_response(client_for(request), body, think_tags=config.think_tags, stores=stores,
                                  max_tokens_field=config.max_tokens_field)
-        try:  # the first event: a request the bridge cannot express fails here, before any upstream call
-            first = await run_in_threadpool(next, events, None)
-        except UnsupportedParameter as exc:
-            return JSONResponse(error_body(str(exc), code="unsupported_parameter", param=exc.param), 400)
-        except Exception as exc:  # a bug of the bridge: a clear 500, the traceback in the server's log only
-            log.exception("POST /v1/responses failed before its first event")
-            return JSONResponse(error_body(f"the bridge failed: {type(exc).__name__}: {exc}", type_="server_error",
-                                           code="server_error"), 500)
-        if first is None:
+        pump = EventPump(events)
+        first = await pump.get()  # a request the bridge cannot express fails here, before any upstream call
+        if isinstance(first, UnsupportedParameter):
+            return JSONResponse(error_body(str(first), code="unsupported_parameter", param=first.param), 400)
+        if isinstance(first, BaseException):  # a bug of the bridge: a clear 500, the traceback in the log only
+            return JSONResponse(error_body(f"the bridge failed: {type(first).__name__}: {first}",
+                                           type_="server_error", code="server_error"), 500)
+        if first is _END:
             return JSONResponse(error_body("the bridge produced no events", type_="server_error",
                                            code="server_error"), 500)
         if body.get("stream"):
-            return StreamingResponse(_sse(first, events), media_type="text/event-stream",
+            return StreamingResponse(_sse(first, pump), media_type="text/event-stream",
                                      headers={"cache-control": "no-cache"})
-        final, error_event = first, None
-        try:
-            async for event in iterate_in_threadpool(events):
-                if event.get("type") in _TERMINAL:
-                    final = event
-                elif event.get("type") == "error":
-                    error_event = event
-        except Exception as exc:
-            log.exception("POST /v1/responses failed")
-            return JSONResponse(error_body(f"the bridge failed: {type(exc).__name__}: {exc}", type_="server_error",
-                                           code="server_error"), 500)
+        final, error_event, item = first, None, first
+        while item is not _END:
+            if isinstance(item, BaseException):
+                return JSONResponse(error_body(f"the bridge failed: {type(item).__name__}: {item}",
+                                               type_="server_error", code="server_error"), 500)
+            if item.get("type") in _TERMINAL:
+                final = item
+            elif item.get("type") == "error":
+                error_event = item
+            item = await pump.get()
         response = final.get("response") or {}
         if final.get("type") == "response.failed":  # the `error` event keeps the upstream's own code
             error = error_event or response.get("error") or {}
@@ -227,19 +294,28 @@ def create_app(config: BridgeConfig) -> Any:
                                            code=error.get("code")), http_status_of(error))
         return JSONResponse(response)
 
-    async def _sse(first: dict[str, Any], events: Iterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+    async def _sse(first: dict[str, Any], pump: EventPump) -> AsyncIterator[bytes]:
+        """The events as SSE; what is ready goes out in one write (the events of one upstream chunk, usually)."""
         last = int(first.get("sequence_number") or 0)
-        yield sse_event(first)
+        batch = [sse_event(first)]
         try:
-            async for event in iterate_in_threadpool(events):
-                last = int(event.get("sequence_number", last))
-                yield sse_event(event)
-        except Exception as exc:  # the response has begun: an `error` event is all that is left to say
-            log.exception("POST /v1/responses failed while streaming")
-            yield sse_event(stream_failure_event(f"the bridge failed: {type(exc).__name__}: {exc}", last + 1))
+            while True:
+                for item in pump.ready():
+                    if item is _END:
+                        yield b"".join(batch)
+                        return
+                    if isinstance(item, BaseException):  # the response has begun: an `error` event is all that is left
+                        batch.append(sse_event(stream_failure_event(
+                            f"the bridge failed: {type(item).__name__}: {item}", last + 1)))
+                        yield b"".join(batch)
+                        return
+                    last = int(item.get("sequence_number", last))
+                    batch.append(sse_event(item))
+                yield b"".join(batch)
+                batch = []
+                await pump.wait()
         finally:
-            with contextlib.suppress(ValueError):  # ValueError: still running in its thread; it ends with the upstream
-                events.close()  # also closes the upstream stream when the client went away
+            pump.stop()  # the client went away (or the stream ended): the upstream stream is closed too
 
     async def passthrough(request: Request) -> Response:
         path = request.url.path.removeprefix("/v1/")
