@@ -10,12 +10,15 @@ same prompts at temperature 0, and these paths to the same answers:
 - ogx: ogx's `/v1/responses` (setup `ogx`), when the kit can start it.
 
 Peers are started through `kit.servers.server_for_setup(name, upstream=...)`
-over the same llama.cpp server; a path that cannot start prints
+over the same llama.cpp server (one whose factory takes no `upstream=` runs
+over its own, same model and settings, and the report says so); a path that cannot start prints
 "not available: <reason>" and the others still run. Every HTTP path is read
 by the same openai client as raw SSE lines, so no path pays for SDK parsing
 the others skip. Rounds are interleaved (the order rotates each round) and
 medians are reported, with each path's ratio against direct measured in the
-same run:
+same run. Consecutive requests always have different prompts, so none of
+them finds its prompt in llama.cpp's cache (which keeps the previous
+prompt): every path pays the same prompt evaluation. The figures:
 
 - first event: from sending the request to the first streamed event;
 - first text: to the first text delta (a chat `delta.content`, a Responses
@@ -212,17 +215,22 @@ def report(paths: list[Path_], unavailable: dict[str, str], notes: dict[str, str
         print(f"{name:12}not available: {reason}")
     for name, note in notes.items():
         print(f"note: {name}: {note}")
+    for label, get in rows[:2]:
+        print(f"\nadded to the {label} (median - direct's median):")
+        for path in paths[1:]:
+            value = median([get(t) for t in path.timings])
+            print(f"  {path.name:12}" + ("-" if value is None or baseline[label] is None else
+                                         f"{(value - baseline[label]) * 1e3:+8.1f} ms"))
     added = {p.name: median([t.first_event for t in p.timings]) - baseline["first event"]  # type: ignore[operator]
              for p in paths[1:]}
-    print("\nadded to the first event (median - direct's median):")
-    for name, value in added.items():
-        print(f"  {name:12}{value * 1e3:+8.1f} ms")
     if "served" in added and "litellm" in added:
         met = added["served"] < added["litellm"]
         print(f"goal: the served kit bridge adds less than LiteLLM's proxy to the first event: "
               f"{'met' if met else 'NOT met'} ({added['served'] * 1e3:+.1f} ms vs {added['litellm'] * 1e3:+.1f} ms)")
     else:
         print("goal (served bridge adds less than LiteLLM to the first event): not measured, LiteLLM not available")
+    print("(a server that sends response.created before it calls llama.cpp, as ogx does, has an early first event: "
+          "its first text says what it adds)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -264,12 +272,13 @@ def main(argv: list[str] | None = None) -> int:
                 paths.append(Path_(name, responses_path(*started)))
         print(f"llama.cpp at {local.base_url} ({model}); paths: {', '.join(p.name for p in paths)}; "
               f"{args.rounds} rounds x {len(PROMPTS)} prompts, max {args.max_tokens} tokens, temperature 0")
-        for path in paths:  # warm-up: connections, imports, llama.cpp's prompt cache; not counted
+        for path in paths:  # warm-up: connections, imports; not counted
             path.run(PROMPTS[0], args.max_tokens)
+            path.run(PROMPTS[1], args.max_tokens)
         for round_number in range(args.rounds):
             order = paths[round_number % len(paths):] + paths[:round_number % len(paths)]
-            for prompt in PROMPTS:
-                for path in order:
+            for path in order:  # prompts alternate request by request: none finds its prompt in llama.cpp's cache
+                for prompt in PROMPTS:
                     path.timings.append(path.run(prompt, args.max_tokens))
             print(f"  round {round_number + 1}/{args.rounds} done", flush=True)
         report(paths, unavailable, notes)

@@ -148,6 +148,17 @@ def test_chat_completions_and_models_are_passed_through_unchanged(served: Bridge
     assert models.json()["error"]["code"] == "connection_error" and upstream.base_url in models.json()["error"]["message"]
 
 
+def test_a_client_that_hangs_up_mid_stream_leaves_the_bridge_serving(served: BridgeServer) -> None:
+    with httpx.Client(timeout=60, trust_env=False) as http:
+        for _ in range(3):  # more hang-ups than one: no thread or upstream stream is left blocking the next
+            with http.stream("POST", served.base_url + "/responses",
+                             json={**request_for(LENGTH), "stream": True}) as answer:
+                assert next(answer.iter_lines()).startswith("event: response.created")
+        events, _ = served_events(served, request_for(TEXT))
+    assert events[-1]["type"] == "response.completed"
+    assert "Traceback" not in served.log_text()
+
+
 # -- vector stores through the API, as a native client makes them ----------------------------------------------------
 
 
