@@ -345,3 +345,16 @@ def test_kit_serve_tells_the_url_and_the_key_variable(upstream: str, tmp_path: P
         assert exports == {"LITELLM_URL": server.base_url, DEFAULT_KEY_ENV: os.environ[DEFAULT_KEY_ENV]}
     # the local setup on its default URL needs nothing set
     assert _client_exports(type("S", (), {"base_url": get_setup("local").base_url})(), get_setup("local")) == {}
+
+
+def test_record_with_the_managed_proxy_needs_no_key_from_the_user(tmp_path: Path) -> None:
+    from kit.setups import BUILTIN_SETUPS
+    from kit.setups.options import OptionError, RunOptions, resolve_run
+
+    def resolve(**options: object) -> object:
+        return resolve_run(RunOptions(setup=("litellm",), inference_mode="record", **options), known=BUILTIN_SETUPS,
+                           recorded=[], environ={}, cwd=tmp_path)
+
+    assert resolve(stack_config="server:litellm").stack.server_setup == "litellm"  # the kit makes the key
+    with pytest.raises(OptionError, match=DEFAULT_KEY_ENV):  # a proxy the user runs: the user gives its key
+        resolve(stack_config="http://127.0.0.1:4000/v1")
