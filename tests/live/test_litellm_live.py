@@ -11,7 +11,6 @@ for the pinned version. The first run installs LiteLLM with uv from PyPI
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,20 +18,15 @@ import httpx
 import pytest
 
 from kit.battery import run_battery
+from kit.findings import FAILED, load_baseline, judge
 from kit.recording import client as kit_client
-from kit.servers.litellm import LITELLM_VERSION, LiteLLMServer
+from kit.servers.litellm import LiteLLMServer
 from kit.setups import get_setup
 
 pytestmark = pytest.mark.live
 
-FINDINGS = Path(__file__).resolve().parents[2] / "findings" / "litellm.toml"
 SETUP = get_setup("litellm")
-
-
-def baseline_rules(notebook: str) -> set[str]:
-    data = tomllib.loads(FINDINGS.read_text(encoding="utf-8"))
-    assert data["peer"]["version"] == LITELLM_VERSION, f"{FINDINGS} holds for {data['peer']['version']}, the kit pins {LITELLM_VERSION}"
-    return {f["rule"] for f in data.get("finding", []) if f["notebook"] == notebook}
+BASELINE = load_baseline("litellm", Path(__file__).resolve().parents[2] / "findings")
 
 
 @pytest.fixture(scope="module")
@@ -77,13 +71,10 @@ def test_battery_breaks_exactly_the_baselined_rules(proxy: LiteLLMServer) -> Non
         ran += 1
         assert result.error is None, f"probe {result.probe}: {result.error}\nproxy log: {proxy.log_path}"
         errors = {v.rule for v in result.violations if v.severity == "error"}
-        baseline = baseline_rules(f"battery/{result.probe}")
-        for rule in sorted(errors - baseline):
-            problems.append(f"new finding {rule} in battery/{result.probe} on litellm: "
-                            + "; ".join(str(v) for v in result.violations if v.rule == rule))
-        for rule in sorted(baseline - errors):
-            problems.append(f"baselined rule {rule} no longer occurs in battery/{result.probe} on litellm: the peer "
-                            f"may have fixed it; update {FINDINGS.name}")
+        judgement = judge(errors, BASELINE, f"battery/{result.probe}")
+        if judgement.status == FAILED:
+            problems.append(judgement.message + "\n" + "\n".join(str(v) for v in result.violations
+                                                                 if v.rule in judgement.new))
     assert ran == 3  # text, function_tool, incomplete (no reasoning on this model)
     assert not problems, "\n".join(problems)
 

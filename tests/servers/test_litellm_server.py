@@ -358,3 +358,13 @@ def test_record_with_the_managed_proxy_needs_no_key_from_the_user(tmp_path: Path
     assert resolve(stack_config="server:litellm").stack.server_setup == "litellm"  # the kit makes the key
     with pytest.raises(OptionError, match=DEFAULT_KEY_ENV):  # a proxy the user runs: the user gives its key
         resolve(stack_config="http://127.0.0.1:4000/v1")
+
+
+def test_the_committed_baseline_is_for_the_pinned_version_and_parses() -> None:
+    from kit.findings import load_baseline
+
+    baseline = load_baseline("litellm", Path(__file__).resolve().parents[2] / "findings")
+    assert baseline.peer.get("version") == LITELLM_VERSION, (
+        f"{baseline.file_hint} holds for LiteLLM {baseline.peer.get('version')}, the kit pins {LITELLM_VERSION}: "
+        "re-record (README: What the kit finds in LiteLLM) and update it")
+    assert baseline.findings and all(f.event and f.reason for f in baseline.findings)
