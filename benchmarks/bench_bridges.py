@@ -53,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import openai  # noqa: E402
 
 from kit.bridge import stream_response  # noqa: E402
-from kit.bridge.service import sse_payloads  # noqa: E402
+from kit.events.parse import sse_payloads  # noqa: E402
 
 PROMPTS = ("Write one short sentence about the sea.", "Name three colors of the rainbow.")
 PEERS = ("litellm", "ogx")

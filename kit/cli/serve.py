@@ -59,6 +59,18 @@ def _takes_upstream(factory_path: str | None) -> bool:
     return "upstream" in inspect.signature(factory).parameters
 
 
+def _client_exports(server: object, spec: object) -> dict[str, str]:
+    """The variables a client in another shell sets: the URL unless it is the setup's default, and any key the server made."""
+    exports: dict[str, str] = {}
+    url_env = getattr(spec, "url_env", None)
+    if url_env and server.base_url != getattr(spec, "base_url", None):  # type: ignore[attr-defined]
+        exports[url_env] = server.base_url  # type: ignore[attr-defined]
+    client_environment = getattr(server, "client_environment", None)
+    if callable(client_environment):
+        exports.update(client_environment())
+    return exports
+
+
 def serve(
     setup: str = typer.Argument(..., help="The setup whose server to start (a managed one: see `kit serve --help`)."),
     port: Optional[int] = typer.Option(None, "--port", help="Listen on this port (default: the setup's own port "
@@ -106,11 +118,14 @@ def serve(
         for line in getattr(server, "describe", None) or ():
             typer.echo(line)
         typer.echo(f"log: {server.log_path}")
-        if server.base_url == spec.base_url:
+        exports = _client_exports(server, spec)
+        if not exports:
             typer.echo(f"this is the {setup!r} setup's default URL: the kit finds it with nothing to set")
-        elif spec.url_env:
+        else:
+            # To the terminal only: a per-run key (LiteLLM's master key) is never written to a file by the kit.
             typer.echo("point the kit at it (in another shell) with:")
-            typer.echo(f"  export {spec.url_env}={server.base_url}")
+            for name, value in exports.items():
+                typer.echo(f"  export {name}={value}")
         typer.echo("Ctrl-C stops it.")
         code = server.wait()
         typer.echo(f"kit serve: the server exited by itself with code {code}; log: {server.log_path}", err=True)

@@ -194,3 +194,27 @@ def parse(source: Any, *, source_name: str | None = None) -> Stream:
 
 
 
+
+
+def sse_payloads(body: Iterable[bytes | str]) -> Iterator[dict[str, Any]]:
+    """The JSON objects of an SSE body as they arrive (up to `[DONE]`), read by the kit's one decoder.
+
+    `body` is byte chunks (`iter_bytes()`) or text lines without their line ends
+    (`iter_lines()`). For callers that want plain dicts (benchmarks, tests of a
+    server): a payload that is not one JSON object raises ValueError naming it;
+    `parse_sse` keeps it as an event the validator reports instead.
+    """
+    parser = SSEParser()
+    for piece in body:
+        events = parser.feed(piece + "\n" if isinstance(piece, str) else piece)
+        yield from _payloads(events)
+    yield from _payloads(parser.close())
+
+
+def _payloads(events: list[Event]) -> Iterator[dict[str, Any]]:
+    for event in events:
+        if isinstance(event, NotJSONEvent):
+            line = f" (line {event.line})" if event.line is not None else ""
+            raise ValueError(f"the event stream has a payload that is not JSON{line}: {event.payload[:200]!r}; "
+                             "`kit check` on a recording of it shows the whole stream judged")
+        yield event.raw

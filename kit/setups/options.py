@@ -212,7 +212,10 @@ def resolve_run(options: RunOptions, *, known: Mapping[str, Setup], recorded: Co
         raise OptionError(f"--stack-config server:{stack.server_setup} serves setup {stack.server_setup!r} only; "
                           f"drop --setup or choose --setup {stack.server_setup}")
     if mode.needs_server:
-        missing = sorted({s.key_env for s in setups if s.key_env and not environ.get(s.key_env)})
+        # A managed server started for this run makes its own key (litellm's per-run master key) and sets it.
+        started_here = stack.server_setup if stack is not None else None
+        missing = sorted({s.key_env for s in setups
+                          if s.key_env and not environ.get(s.key_env) and s.name != started_here})
         if missing:
             raise OptionError(f"--inference-mode {mode.value} talks to the servers and needs their keys: "
                               f"set {', '.join(missing)} in the environment (keys are never flags or parameters)")

@@ -21,7 +21,7 @@ import pytest
 
 from kit.battery import BATTERY
 from kit.bridge import stream_response
-from kit.bridge.service import sse_payloads
+from kit.events.parse import sse_payloads
 from kit.events import accumulate, parse, validate_stream
 from kit.servers import LocalServer, port_is_free, server_for_setup
 from kit.servers.bridge import BridgeServer

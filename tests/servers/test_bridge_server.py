@@ -29,7 +29,7 @@ import openai
 import pytest
 
 from kit.bridge import create_response, stream_response
-from kit.bridge.service import sse_payloads
+from kit.events.parse import sse_payloads
 from kit.events import parse, validate_stream
 from kit.servers import LocalServerError, PortBusy, server_for_setup
 from kit.servers.bridge import BridgeConfig, BridgeServer, UpstreamDown, create_app, http_status_of
