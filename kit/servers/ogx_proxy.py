@@ -5,7 +5,9 @@ ogx sends what OpenAI accepts and llama-cpp-python does not:
   for one): llama-cpp-python answers 422 (or, streamed, HTTP 200 with an empty
   body). The proxy joins the text parts into one string.
 - `max_completion_tokens`, which llama-cpp-python ignores (only `max_tokens`
-  limits output): the proxy copies it to `max_tokens`.
+  limits output). ogx's vLLM provider sends both: its config's `max_tokens`
+  and the request's budget as `max_completion_tokens`. The proxy applies vLLM's
+  own rule, `max_completion_tokens` wins, so `max_output_tokens` takes effect.
 Everything else passes through unchanged, streams chunk by chunk. It runs in
 the kit's own environment: `python -m kit.servers.ogx_proxy --upstream URL --port N`.
 """
@@ -40,9 +42,9 @@ def normalize_chat_request(body: dict[str, Any]) -> dict[str, Any]:
             {**message, "content": flatten_content(message.get("content"))} if isinstance(message, dict) else message
             for message in body["messages"]
         ]
-    if body.get("max_completion_tokens") is not None and body.get("max_tokens") is None:
-        body["max_tokens"] = body["max_completion_tokens"]
-    body.pop("max_completion_tokens", None)
+    budget = body.pop("max_completion_tokens", None)
+    if budget is not None:  # vLLM: `max_completion_tokens or max_tokens`
+        body["max_tokens"] = budget
     return body
 
 
