@@ -145,14 +145,14 @@ class OgxServer:
     it is kept after stop. `log_path` is ogx's log.
     """
 
-    def __init__(self, *, model_alias: str, host: str = DEFAULT_HOST, port: int | None = None,
+    def __init__(self, *, llama_alias: str, host: str = DEFAULT_HOST, port: int | None = None,
                  log_path: str | Path | None = None, run_dir: str | Path | None = None, start_timeout: float = 180.0,
                  stop_timeout: float = 40.0, n_threads: int | None = None, model: str | Path | None = None,
                  home: str | Path | None = None) -> None:
         if host not in ("127.0.0.1", "localhost"):
             raise ValueError(f"ogx is served on 127.0.0.1 only (its config runs without TLS), not on {host!r}")
-        self.model_alias = model_alias
-        self.text_model = f"{PROVIDER_ID}/{model_alias}"
+        self.llama_alias = llama_alias  # the model id llama.cpp serves
+        self.text_model = f"{PROVIDER_ID}/{llama_alias}"  # the id ogx gives it
         self.host = "127.0.0.1"
         self.requested_port = port
         self.port: int | None = None
@@ -184,6 +184,11 @@ class OgxServer:
     @property
     def base_url(self) -> str:
         return self.root_url + "/v1"
+
+    @property
+    def model_alias(self) -> str:
+        """The model id clients send (what `kit serve` prints)."""
+        return self.text_model
 
     @property
     def running(self) -> bool:
@@ -264,7 +269,7 @@ class OgxServer:
 
     def _start_helpers(self) -> None:
         assert self.run_dir is not None
-        self.chat = LocalServer(model=self.model, model_alias=self.model_alias, n_threads=self.n_threads,
+        self.chat = LocalServer(model=self.model, model_alias=self.llama_alias, n_threads=self.n_threads,
                                 log_path=self.run_dir / "llama-chat.log")
         self.embed = LocalServer(model=self.model, model_alias=EMBED_ALIAS, n_threads=1, embeddings=True,
                                  log_path=self.run_dir / "llama-embed.log")
@@ -374,7 +379,7 @@ def _stop_group(process: subprocess.Popen[bytes], timeout: float) -> None:
 def ogx_server_for(setup: Any, **options: Any) -> OgxServer:
     """The `ogx` setup's managed server (the factory that `Setup.server` names), serving its text_model id."""
     alias = setup.text_model.partition("/")[2] or setup.text_model
-    options.setdefault("model_alias", alias)
+    options.setdefault("llama_alias", alias)
     options.pop("embeddings", None)  # `kit serve --embeddings` is local's: ogx always has its embeddings server
     options.pop("engine", None)
     return OgxServer(**options)

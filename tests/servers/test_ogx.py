@@ -249,7 +249,7 @@ def test_max_completion_tokens_wins_over_the_providers_max_tokens_as_in_vllm() -
 
 def test_ogx_is_never_bound_beyond_loopback() -> None:
     with pytest.raises(ValueError, match="127.0.0.1 only"):
-        OgxServer(model_alias="m", host="0.0.0.0")
+        OgxServer(llama_alias="m", host="0.0.0.0")
 
 
 def test_the_setup_is_native_managed_and_found_through_ogx_url() -> None:
@@ -262,7 +262,7 @@ def test_the_setup_is_native_managed_and_found_through_ogx_url() -> None:
 def test_the_factory_serves_the_setups_model_under_llama_cpps_alias() -> None:
     server = server_for_setup("ogx", port=None, engine="llama-cpp-python", embeddings=True)
     assert isinstance(server, OgxServer)
-    assert server.model_alias == "smollm2-135m-instruct" and server.text_model == get_setup("ogx").text_model
+    assert server.llama_alias == "smollm2-135m-instruct" and server.model_alias == get_setup("ogx").text_model
     assert ogx_server_for(get_setup("ogx"), start_timeout=5).start_timeout == 5
 
 
