@@ -119,7 +119,9 @@ BUILTIN_SETUPS: dict[str, Setup] = {
         # ogx 1.5.0 (formerly llama-stack) over the same llama.cpp server and model. Capabilities measured against
         # it (tests/live/test_ogx_live.py): a forced named tool makes a function call (auto/required do not: the
         # model never calls on its own and llama-cpp-python ignores `required`); file_search with
-        # tool_choice {"type": "file_search"} searches a faiss vector store and answers.
+        # tool_choice {"type": "file_search"} searches a faiss vector store and answers; /v1/embeddings gives
+        # mean-pooled 576-d vectors that rank the embeddings notebook's similar pair above the unrelated one
+        # (cosine 0.96 vs 0.76).
         Setup(
             name="ogx",
             description="ogx 1.5.0 (formerly llama-stack) over the kit's llama.cpp server on SmolLM2-135M-Instruct",
@@ -130,7 +132,7 @@ BUILTIN_SETUPS: dict[str, Setup] = {
             embedding_model="llamacpp-embed/smollm2-embed",
             embedding_dimension=576,
             responses="native",
-            capabilities=frozenset({"tools", "file_search"}),
+            capabilities=frozenset({"tools", "file_search", "embeddings"}),
             server="kit.servers.ogx:ogx_server_for",
         ),
     )
