@@ -68,7 +68,7 @@ def test_default_setups_are_the_known_ones_with_recordings() -> None:
 
 
 def test_unknown_setup_lists_the_known_ones() -> None:
-    with pytest.raises(OptionError, match=r"unknown setup\(s\) nope; known setups: claude, gpt, local, ollama, vllm"):
+    with pytest.raises(OptionError, match=r"unknown setup\(s\) nope; known setups: claude, gpt, local, ogx, ollama, vllm"):
         resolve(setup=("gpt,nope",))
 
 
