@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import pytest
 
 from kit.battery import run_battery
 from kit.events import parse, validate_stream
+from kit.findings import FAILED, KNOWN, Judgement, judge, load_baseline
 from kit.servers import ServerStartTimeout, free_port
 from kit.servers.ogx import OgxServer, ogx_server_for
 from kit.servers.ogx_env import PYTHON_HINT, OgxPythonMissing, find_python
@@ -38,17 +38,11 @@ LIGHTHOUSE = "The Old Harbor lighthouse was built in 1871. Its lamp is visible f
 FERRY = "The island ferry leaves the Old Harbor every two hours between 7am and 7pm."
 
 
-def baseline() -> dict[str, set[str]]:
-    """findings/ogx.toml as {notebook or battery/probe: the error rule ids}."""
-    data = tomllib.loads((ROOT / "findings" / "ogx.toml").read_text(encoding="utf-8"))
-    found: dict[str, set[str]] = {}
-    for finding in data.get("finding", []):
-        found.setdefault(finding["notebook"], set()).add(finding["rule"])
-    return found
-
-
-def error_rules(violations) -> set[str]:
-    return {v.rule for v in violations if v.severity == "error"}
+def judged(violations, notebook: str) -> Judgement:
+    """This stream's error rules against findings/ogx.toml, by the one rule kit.findings applies everywhere."""
+    baseline = load_baseline("ogx", ROOT / "findings")
+    assert baseline.findings, "findings/ogx.toml is missing or empty"
+    return judge({v.rule for v in violations if v.severity == "error"}, baseline, notebook)
 
 
 @pytest.fixture(scope="module")
@@ -80,16 +74,13 @@ def test_the_battery_breaks_exactly_the_baselined_rules(ogx: OgxServer) -> None:
     import kit
 
     client = kit.client("ogx", "live", base_url=ogx.base_url)
-    known = baseline()
     results = list(run_battery(client, get_setup("ogx")))
     ran = [r for r in results if not r.skipped]
     assert {r.probe for r in ran} == {"text", "function_tool", "incomplete"}
     for result in ran:
         assert result.error is None, result.error
-        got = error_rules(result.violations)
-        want = known.get(f"battery/{result.probe}", set())
-        assert got == want, (f"battery/{result.probe}: ogx broke {sorted(got)}, findings/ogx.toml says {sorted(want)}"
-                             f"{' (a new finding)' if got - want else ' (fixed upstream? update findings/ogx.toml)'}")
+        verdict = judged(result.violations, f"battery/{result.probe}")
+        assert verdict.status != FAILED, verdict.message
     function_call = next(r for r in ran if r.probe == "function_tool")
     assert function_call.problem is None  # a forced named tool makes a call with JSON arguments
 
@@ -109,8 +100,8 @@ def test_file_search_over_uploaded_files_breaks_exactly_the_baselined_rules(sdk:
     assert searches and searches[0].get("results"), f"no file_search_call with results in {[i.get('type') for i in done]}"
     assert any(item.get("type") == "message" for item in done)
     assert stream.events[-1].type == "response.completed"
-    want = baseline()["responses/file_search"]
-    assert error_rules(validate_stream(stream, "openai")) == want
+    verdict = judged(validate_stream(stream, "openai"), "responses/file_search")
+    assert verdict.status == KNOWN, verdict.message
 
 
 def test_a_start_that_times_out_stops_everything_and_shows_ogxs_log(python312: str, tmp_path: Path) -> None:
