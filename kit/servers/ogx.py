@@ -186,6 +186,11 @@ class OgxServer:
         return self.root_url + "/v1"
 
     @property
+    def pid(self) -> int | None:
+        """ogx's own process (the leader of its process group), while started."""
+        return self._process.pid if self._process else None
+
+    @property
     def model_alias(self) -> str:
         """The model id clients send (what `kit serve` prints)."""
         return self.text_model
