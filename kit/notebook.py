@@ -243,7 +243,7 @@ class Scenario:
         known = self.known_findings()
         for rule in sorted({v.rule for v in errors if v.rule in known}):
             first = next(v for v in errors if v.rule == rule)
-            _display(f"known finding: {known[rule].line()}\n  seen: {stream.source}: {first}")
+            _display(f"known finding: {known[rule].line()}\n  seen: {_where(stream.source or 'stream', first)}")
         new = [v for v in errors if v.rule not in known]
         if new:
             lines = [f"{stream.source}: {len(new)} conformance error(s): " + ", ".join(sorted({v.rule for v in new}))]
@@ -270,7 +270,7 @@ class Scenario:
                 if v.severity == "error" and v.rule not in allowed:
                     if v.rule not in error_rules:
                         error_rules.append(v.rule)
-                    error_events.setdefault(v.rule, f"{title}: {v}".strip())
+                    error_events.setdefault(v.rule, _where(title, v))
                 elif v.severity == "warning" and v.rule not in warning_rules:
                     warning_rules.append(v.rule)
         return {"setup": self.setup.name, "notebook": self.notebook, "mode": self.mode.value,
@@ -320,6 +320,12 @@ def start(setup: str = "local", inference_mode: str | None = None, text_model: s
         base_url=base_url,
         recording_dir=resolve_recording_dir(recording_dir),
     )
+
+
+def _where(title: str, violation: Violation) -> str:
+    """Where a violation was seen, in one line: the stream, the event, the message."""
+    at = f", event {violation.index}" if violation.index is not None else ""
+    return f"{title}{at}: {violation.message}"
 
 
 def _display(obj: Any) -> None:
