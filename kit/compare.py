@@ -211,7 +211,7 @@ class Comparison:
 
     def finish(self) -> dict[str, Any]:
         """Hand the summary to the runner; fail when nothing could be compared."""
-        from kit.runner import report_summary
+        from kit.summary import report_summary
 
         if not self.compared():
             missing = [r for r in self.results if r.status == "not recorded"]

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from kit.events import Stream, Violation, accumulate, parse, validate_stream
-from kit.recording import InferenceMode, client as kit_client, resolve_mode, resolve_recording_dir
+from kit.events import Stream, Violation, accumulate, validate_stream
+from kit.recording import InferenceMode, client as kit_client, resolve_mode, resolve_recording_dir, session_of
 from kit.setups import Setup, get_setup
 
 
@@ -104,10 +104,11 @@ class Scenario:
 
     def bridged(self, chunks: list[dict[str, Any]], *, title: str | None = None, show: bool = True) -> Stream:
         """The Responses view of a captured chat stream (the bridge's translation), shown and validated."""
-        from kit.bridge import translate_chat_stream
+        from kit.bridge.chunks import bridge_chunks
 
-        events = translate_chat_stream(chunks, think_tags=self.setup.think_tags)
-        return self._consume(events, title or f"{self.setup.name} · chat stream as Responses events", show)
+        stream = bridge_chunks(chunks, think_tags=self.setup.think_tags,
+                               source_name=title or f"{self.setup.name} · chat stream as Responses events")
+        return self._consume(stream, stream.source, show)
 
     # -- file search --------------------------------------------------------------
     @property
@@ -161,35 +162,24 @@ class Scenario:
         _display(timeline(stream))
 
     def _consume(self, events: Iterable[Any], title: str, show: bool) -> Stream:
-        raw: list[dict[str, Any]] = []
-        offsets: list[float] = []
-        from kit.recording import session_of
+        """Consume a stream once: show it live (or not), then keep it with its one validation.
 
-        session = session_of(self.client)
-        replaying = self.mode is InferenceMode.REPLAY
-        start = session.replay_clock if replaying else time.perf_counter()
+        The events come from the kit's one decoder (native: `NativeEvents`, with
+        wire facts) or from the bridge; offsets come from the replay clock in
+        replay (the recorded arrival times, whatever the replay speed).
+        """
+        from kit.render import live
+        from kit.render.live import LiveSession, Sink
 
-        def timed() -> Iterator[Any]:
-            for event in events:
-                # replay: the recorded arrival time of the chunk behind this event, whatever the replay speed
-                now = session.replay_clock if replaying else time.perf_counter()
-                offsets.append(now - start)
-                raw.append(event if isinstance(event, dict) else event.to_dict())
-                yield event
-
-        if show:
-            from kit.render import live
-
-            for _ in live(timed(), source_name=title, profile=self.profile):
-                pass
-        else:
-            for _ in timed():
-                pass
-        stream = parse(raw, source_name=title)
-        stream = Stream(events=stream.events, offsets=offsets, wire=stream.wire, source=title)
-        violations = validate_stream(stream, profile=self.profile)
-        self.streams.append((title, stream, violations))
-        return stream
+        session_clock = session_of(self.client)
+        clock = (lambda: session_clock.replay_clock) if self.mode is InferenceMode.REPLAY else time.perf_counter
+        viewer = (live(events, source_name=title, profile=self.profile, offset_clock=clock) if show
+                  else LiveSession(events, Sink(), profile=self.profile, source_name=title, offset_clock=clock))
+        for _ in viewer:
+            pass
+        assert viewer.stream is not None and viewer.violations is not None
+        self.streams.append((title, viewer.stream, viewer.violations))
+        return viewer.stream
 
     def expect_file_citations(self, stream: Stream, *, at_least: int = 1) -> list[dict[str, Any]]:
         """File citations in the answer, when this setup's model can cite; otherwise say so in the report."""
@@ -285,7 +275,7 @@ class Scenario:
         """Hand the summary to the runner (when run by it) and return it for display."""
         summary = self.summary()
         try:
-            from kit.runner import report_summary
+            from kit.summary import report_summary
         except ImportError:
             return summary
         report_summary(summary)
@@ -512,21 +502,19 @@ def solid_png(width: int, height: int, rgb: tuple[int, int, int]) -> str:
 
 
 def inspect_capture(path: str | Path, *, profile: str = "openai", think_tags: bool = False) -> Stream:
-    """Open a captured stream (Responses SSE/jsonl, or Chat Completions chunks, which are bridged), show and judge it."""
-    from kit.events import parse
+    """Open a captured stream (Responses SSE/jsonl, a kit recording, or Chat Completions chunks, which are
+    bridged), show and judge it exactly as `kit check` / `kit show` do."""
+    from kit.bridge.chunks import is_chat_capture
     from kit.render import events_table, show, timeline
+    from kit.sources import load, load_capture
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such capture (give a .jsonl or .sse file; the project's tests/captures has 113 real ones)")
-    stream = parse(path)
-    first = stream.events[0].raw if stream.events else {}
-    if first.get("object") == "chat.completion.chunk":
-        from kit.bridge import translate_chat_stream
-
+    raw = load(path)
+    if is_chat_capture(raw):
         _display(f"{path.name}: a Chat Completions stream; showing its Responses translation by the bridge")
-        stream = parse(list(translate_chat_stream([e.raw for e in stream.events], think_tags=think_tags)),
-                       source_name=f"{path.name} (bridged)")
+    stream = load_capture(raw, think_tags=think_tags)
     violations = validate_stream(stream, profile=profile)
     show(stream, violations, profile=profile)
     _display(events_table(stream))

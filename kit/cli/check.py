@@ -31,12 +31,10 @@ class Profile(str, Enum):
 
 def _read(path: str) -> Any:
     """The stream in `path` (`-` is standard input, SSE or jsonl); raises OSError/ValueError when unreadable."""
-    from kit.events import parse, parse_text
+    from kit.sources import load
 
-    if path == "-":
-        return parse_text(sys.stdin.buffer.read(), source_name="<stdin>")
     try:
-        return parse(path, source_name=path)
+        return load(path, source_name="<stdin>" if path == "-" else path)
     except ImportError as exc:  # a .json recording while kit.recording cannot load them
         raise ValueError(f"cannot load kit recordings here ({exc})") from exc
     except Exception as exc:

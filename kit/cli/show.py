@@ -7,7 +7,6 @@ Chat Completions captures are shown through the bridge.
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any, Iterator, Optional
 
@@ -22,18 +21,15 @@ def show(
     think_tags: bool = typer.Option(False, "--think-tags", help="Chat captures: the model writes reasoning in <think> tags."),
 ) -> None:
     """Show a Responses (or, bridged, a Chat Completions) stream in the terminal."""
-    from kit.events import parse, parse_text
     from kit.render import live_terminal, render_terminal
+    from kit.sources import load_capture
     from rich import print as rich_print
 
     try:
-        stream = parse_text(sys.stdin.buffer.read(), source_name="<stdin>") if file == "-" else parse(file, source_name=file)
+        stream = load_capture(file, think_tags=think_tags, source_name="<stdin>" if file == "-" else file)
     except Exception as exc:  # unreadable input: say which and why
         typer.echo(f"kit show: cannot read {file}: {type(exc).__name__}: {exc}", err=True)
         raise typer.Exit(2)
-    first = stream.events[0].raw if stream.events else {}
-    if first.get("object") == "chat.completion.chunk":
-        stream = _bridged(stream, think_tags, f"{file} (bridged)")
     if not live:
         rich_print(render_terminal(stream, profile=profile))
         return
@@ -49,30 +45,6 @@ def show(
 
     for _ in live_terminal(paced(), profile=profile, source_name=stream.source):
         pass
-
-
-def _bridged(chunks: Any, think_tags: bool, name: str) -> Any:
-    """The bridge's Responses view of a chat stream; each event keeps the arrival time of the chunk behind it."""
-    from kit.bridge import ChatToResponses
-    from kit.events import Stream, parse
-
-    translator = ChatToResponses(think_tags=think_tags)
-    events: list[dict[str, Any]] = []
-    offsets: list[float | None] = []
-    last: float | None = None
-    for chunk, offset in zip(chunks.events, chunks.offsets):
-        last = offset if offset is not None else last
-        produced = list(translator.feed(chunk.raw))
-        events += produced
-        offsets += [last] * len(produced)
-        if translator.finished:
-            break
-    if not translator.finished:
-        tail = [*translator.end_round(), *translator.finish()]
-        events += tail
-        offsets += [last] * len(tail)
-    parsed = parse(events, source_name=name)
-    return Stream(events=parsed.events, offsets=offsets, wire=parsed.wire, source=name)
 
 
 def register(app: typer.Typer) -> None:

@@ -168,13 +168,14 @@ class NotJSONEvent(Event):
     `payload` is the text as received, `error` says why it was rejected.
     """
 
-    __slots__ = ("payload", "error")
+    __slots__ = ("payload", "error", "line")
     known = False
 
-    def __init__(self, payload: str, error: str) -> None:
+    def __init__(self, payload: str, error: str, line: int | None = None) -> None:
         super().__init__({})
         self.payload = payload
         self.error = error
+        self.line = line  # where it was in its file or body (1-based), when the parser knew
 
     def __repr__(self) -> str:
         return f"NotJSONEvent(payload={self.payload[:80]!r}, error={self.error!r})"
@@ -696,6 +697,8 @@ class WireFacts:
     `after_done` holds the payloads that arrived after `[DONE]` (not parsed into events).
     `unterminated` is True when the body ended inside an event (no blank line after it).
     `transport_error` is the recorded connection failure that cut the body, if any.
+    `invalid_utf8` holds the byte offsets of lines that were not UTF-8 (replaced by U+FFFD).
+    `framing` is "sse", or "jsonl" for a one-event-per-line file (then only `invalid_utf8` is known).
     """
 
     content_type: str | None = None
@@ -705,6 +708,8 @@ class WireFacts:
     after_done: list[str] = field(default_factory=list)
     unterminated: bool = False
     transport_error: str | None = None
+    invalid_utf8: list[int] = field(default_factory=list)
+    framing: str = "sse"
 
     @property
     def done_seen(self) -> bool:

@@ -958,6 +958,15 @@ class _Validator:
         wire = self.stream.wire
         if wire is None:
             return
+        if wire.invalid_utf8:
+            self.emit("sse.utf8", None, f"{len(wire.invalid_utf8)} line(s) are not UTF-8 (replaced by U+FFFD), "
+                                        f"the first at byte {wire.invalid_utf8[0]}")
+        if wire.framing != "sse":
+            return  # a one-event-per-line file: no SSE framing to judge
+        if wire.unterminated:
+            last = len(self.events) - 1 if self.events else None
+            self.emit("sse.unterminated", last, "the body ends inside the last event (no blank line after it): "
+                                               "the openai SDK drops that event")
         if wire.content_type is not None and (wire.status is None or wire.status == 200):
             media_type = wire.content_type.split(";")[0].strip().lower()
             if media_type != "text/event-stream":
