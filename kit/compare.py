@@ -78,7 +78,7 @@ def chosen_setups(setups: Sequence[str] | str | None, recording_dir: Path, known
                   first: str | None = None) -> list[str]:
     """The setups to compare: those given (a list, or a comma-separated string), else $KIT_COMPARE_SETUPS,
     else every known setup with recordings in `recording_dir`, `first` (the notebook's own setup) first."""
-    from kit.recording.modes import recorded_setups
+    from kit.setups.modes import recorded_setups
 
     if setups is None:
         setups = os.environ.get(SETUPS_ENV) or None
@@ -234,7 +234,7 @@ def compare(setups: Sequence[str] | str | None = None, *, inference_mode: str | 
     """
     import kit.notebook as nb
     from kit.recording import ReplayMiss
-    from kit.recording.modes import resolve_recording_dir
+    from kit.setups.modes import resolve_recording_dir
     from kit.setups import load_setups
 
     known = load_setups()

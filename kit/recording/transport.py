@@ -28,7 +28,7 @@ from typing import Any, AsyncIterator, Callable, Iterable, Iterator
 
 from kit.recording.canonical import CanonicalRequest, canonical_body, canonical_path
 from kit.recording.errors import ReplayMiss
-from kit.recording.modes import InferenceMode, ReplayStyle
+from kit.setups.modes import InferenceMode, ReplayStyle
 from kit.recording.scrub import scrub_headers
 from kit.recording.sse_codec import encode_sse
 from kit.recording.store import Recording, RecordingStore

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kit.recording.modes import InferenceMode
+from kit.setups.modes import InferenceMode
 from kit.setups.options import (
     NOTEBOOK_PARAMETERS, OptionError, RunOptions, StackConfig, parse_env, parse_mode, parse_stack_config,
     resolve_recording_dir, resolve_run, split_names,
