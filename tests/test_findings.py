@@ -172,3 +172,17 @@ def test_a_notebook_check_shows_known_findings_and_raises_on_the_rest(
     allowed = nb.start("gpt", "replay", recording_dir=str(tmp_path))
     allowed.check(stream, allow=["event.schema"])  # a notebook's own allowance is not a finding to judge
     assert allowed.summary()["violations"]["error_rules"] == []
+
+
+def test_committed_baselines_name_notebooks_and_probes_that_exist() -> None:
+    """A finding under a misspelt notebook would never be judged: every one names a matrix notebook or a probe
+    of the `kit check` battery."""
+    from kit.battery import BATTERY
+    from kit.suites import discover
+
+    root = Path(__file__).resolve().parents[1]
+    places = {ref.id for ref in discover(root / "notebooks")} | {f"battery/{p.name}" for p in BATTERY}
+    for path in sorted((root / "findings").glob("*.toml")):
+        baseline = load_baseline(path.stem, root / "findings")
+        strays = sorted({f.notebook for f in baseline.findings} - places)
+        assert strays == [], f"{path}: no notebook or battery probe is named {', '.join(strays)}"
