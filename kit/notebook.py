@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 from kit.events import Stream, Violation, accumulate, validate_stream
 from kit.recording import InferenceMode, client as kit_client, resolve_mode, resolve_recording_dir, session_of

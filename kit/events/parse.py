@@ -17,7 +17,7 @@ from itertools import chain
 from typing import Any, Iterable, Iterator
 
 from kit.events.model import Event, NotJSONEvent, Stream, WireFacts, make_event
-from kit.events.sse import DONE_SENTINEL, SSEBlock, SSEDecoder, looks_like_sse
+from kit.events.sse import SSEBlock, SSEDecoder, looks_like_sse
 
 _loads = json.loads
 _JSONDecodeError = json.JSONDecodeError
@@ -27,8 +27,10 @@ def decode_payload(payload: str) -> Event:
     """One `data:` payload (or jsonl line) as an event; garbage becomes a `NotJSONEvent`."""
     try:
         value = _loads(payload)
-    except (_JSONDecodeError, RecursionError) as exc:
+    except _JSONDecodeError as exc:
         return NotJSONEvent(payload, f"not JSON: {exc}")
+    except RecursionError:
+        return NotJSONEvent(payload, "not JSON the kit can read: nested too deeply")
     if type(value) is not dict:
         return NotJSONEvent(payload, f"payload is a JSON {type(value).__name__}, not an object")
     return make_event(value)

@@ -116,6 +116,17 @@ BUILTIN_SETUPS: dict[str, Setup] = {
             capabilities=frozenset({"tools", "file_search"}),
             server="kit.servers.local:local_server_for",
         ),
+        Setup(
+            name="bridge",
+            description="the kit's bridge served over HTTP (kit serve bridge) over the kit's own llama.cpp server",
+            base_url="http://127.0.0.1:8090/v1",
+            url_env="KIT_BRIDGE_URL",
+            key_env=None,
+            text_model="smollm2-135m-instruct",
+            responses="native",  # the client talks to the served /v1/responses
+            capabilities=frozenset({"tools", "file_search"}),  # local's model: the same measured capabilities
+            server="kit.servers.bridge:bridge_server_for",
+        ),
     )
 }
 
