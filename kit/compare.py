@@ -74,9 +74,10 @@ class Result:
     total_s: float | None = None
 
 
-def chosen_setups(setups: Sequence[str] | str | None, recording_dir: Path, known: Sequence[str]) -> list[str]:
+def chosen_setups(setups: Sequence[str] | str | None, recording_dir: Path, known: Sequence[str],
+                  first: str | None = None) -> list[str]:
     """The setups to compare: those given (a list, or a comma-separated string), else $KIT_COMPARE_SETUPS,
-    else every known setup with recordings in `recording_dir`."""
+    else every known setup with recordings in `recording_dir`, `first` (the notebook's own setup) first."""
     from kit.setups.modes import recorded_setups
 
     if setups is None:
@@ -84,7 +85,8 @@ def chosen_setups(setups: Sequence[str] | str | None, recording_dir: Path, known
     if isinstance(setups, str):
         setups = [s.strip() for s in setups.split(",") if s.strip()]
     if setups is None:
-        return [s for s in recorded_setups(recording_dir) if s in known]
+        recorded = [s for s in recorded_setups(recording_dir) if s in known]
+        return sorted(recorded, key=lambda s: s != first)  # stable: the others keep their order
     unknown = [s for s in setups if s not in known]
     if unknown:
         raise ValueError(f"compare: unknown setup(s) {', '.join(unknown)}; known setups: {', '.join(sorted(known))}")
@@ -237,7 +239,7 @@ def compare(setups: Sequence[str] | str | None = None, *, inference_mode: str | 
 
     known = load_setups()
     folder = resolve_recording_dir(recording_dir)
-    names = chosen_setups(setups, folder, list(known))
+    names = chosen_setups(setups, folder, list(known), first=reference)
     results: list[Result] = []
     misses: list[Exception] = []
     mode = ""

@@ -49,7 +49,7 @@ class Scenario:
     not_shown: list[str] = field(default_factory=list)
     notebook: str | None = None  # <suite>/<name> when a runner says so (KIT_NOTEBOOK); None in JupyterLab
     _allowed: dict[int, frozenset[str]] = field(default_factory=dict)  # id(stream) -> rules a check allowed
-    _known: Any = None  # this setup × notebook's known findings, {rule: Finding}, loaded on first check
+    _baseline: Any = None  # this setup's kit.findings.Baseline (findings/<setup>.toml), loaded on first check
 
     def __repr__(self) -> str:
         caps = ", ".join(sorted(self.setup.capabilities)) or "none"
@@ -213,12 +213,11 @@ class Scenario:
     def known_findings(self) -> dict[str, Any]:
         """{rule: Finding} baselined for this setup × notebook (findings/<setup>.toml); in JupyterLab, where
         no runner names the notebook, the setup's findings for any notebook."""
-        if self._known is None:
+        if self._baseline is None:
             from kit.findings import load_baseline
 
-            baseline = load_baseline(self.setup.name)
-            self._known = ({f.rule: f for f in baseline.for_notebook(self.notebook)}, baseline.file_hint)
-        return dict(self._known[0])
+            self._baseline = load_baseline(self.setup.name)
+        return {f.rule: f for f in self._baseline.for_notebook(self.notebook)}
 
     def check(self, stream: Stream, *, allow: Iterable[str] = ()) -> list[Violation]:
         """Raise when the stream breaks an error rule, except the `allow`ed ones (each with its reason) and this
@@ -233,13 +232,13 @@ class Scenario:
         known = self.known_findings()
         for rule in sorted({v.rule for v in errors if v.rule in known}):
             first = next(v for v in errors if v.rule == rule)
-            _display(f"known finding: {known[rule].line()}\n  seen: {stream.source}: {first}")
+            _display(f"known finding: {known[rule].line()}\n  seen: {_where(stream.source or 'stream', first)}")
         new = [v for v in errors if v.rule not in known]
         if new:
             lines = [f"{stream.source}: {len(new)} conformance error(s): " + ", ".join(sorted({v.rule for v in new}))]
             lines += [f"  [{v.rule}] event {v.index}: {v.message}" for v in new[:10]]
             where = f"in {self.notebook} " if self.notebook else ""
-            lines.append(f"  not known findings {where}on setup {self.setup.name} (baseline: {self._known[1]})"
+            lines.append(f"  not known findings {where}on setup {self.setup.name} (baseline: {self._baseline.file_hint})"
                          + (f"; known, not raised: {', '.join(sorted(known))}" if known else ""))
             raise StreamCheckFailed("\n".join(lines))
         return violations
@@ -260,7 +259,7 @@ class Scenario:
                 if v.severity == "error" and v.rule not in allowed:
                     if v.rule not in error_rules:
                         error_rules.append(v.rule)
-                    error_events.setdefault(v.rule, f"{title}: {v}".strip())
+                    error_events.setdefault(v.rule, _where(title, v))
                 elif v.severity == "warning" and v.rule not in warning_rules:
                     warning_rules.append(v.rule)
         return {"setup": self.setup.name, "notebook": self.notebook, "mode": self.mode.value,
@@ -310,6 +309,12 @@ def start(setup: str = "local", inference_mode: str | None = None, text_model: s
         base_url=base_url,
         recording_dir=resolve_recording_dir(recording_dir),
     )
+
+
+def _where(title: str, violation: Violation) -> str:
+    """Where a violation was seen, in one line: the stream, the event, the message."""
+    at = f", event {violation.index}" if violation.index is not None else ""
+    return f"{title}{at}: {violation.message}"
 
 
 def _display(obj: Any) -> None:
