@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from kit.events import Stream, Violation, accumulate, validate_stream
+from kit.events.validate_state import INCOMPLETE_REASONS
 from kit.recording import InferenceMode, client as kit_client, resolve_mode, resolve_recording_dir, session_of
 from kit.setups import Setup, get_setup
 
@@ -397,7 +398,9 @@ def expect_status(stream: Stream, status: str, *, reason: str | None = None) -> 
         if got is None:
             terminal = stream.events[-1].raw.get("response", {}) if stream.events else {}
             got = (terminal.get("incomplete_details") or {}).get("reason")
-        if got != reason:
+        # A value outside the API's is the validator's to judge (lifecycle.terminal-status), once, where a
+        # peer's baseline can hold it; here: a valid reason that is not the one this scenario caused.
+        if got != reason and (got in INCOMPLETE_REASONS or got is None):
             _fail(stream, f"expected incomplete_details.reason {reason!r}, got {got!r}")
 
 

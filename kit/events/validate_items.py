@@ -12,6 +12,7 @@ from kit.events.model import (
     TerminalEvent,
 )
 from kit.events.validate_state import (
+    INCOMPLETE_REASONS,
     RESPONSE_STATUSES,
     TEXT_FIELD,
     TOOL_MARKUP,
@@ -83,6 +84,10 @@ class ItemRules(_Base):
             details = response.get("incomplete_details")
             if type(details) is not dict or type(details.get("reason")) is not str:
                 self.emit("lifecycle.terminal-status", index, "response.incomplete without incomplete_details.reason")
+            elif details["reason"] not in INCOMPLETE_REASONS:
+                self.emit("lifecycle.terminal-status", index,
+                          f"incomplete_details.reason {details['reason']!r} is not one of the API's "
+                          f"({', '.join(sorted(INCOMPLETE_REASONS))})")
         if expected == "completed":
             self.check_usage(index, response.get("usage"))
         self.check_final_output(index, response)

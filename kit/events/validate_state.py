@@ -22,6 +22,8 @@ from kit.events.model import (
 from kit.events.accumulate import streamed_text
 
 RESPONSE_STATUSES = frozenset({"completed", "failed", "in_progress", "cancelled", "queued", "incomplete"})
+# The openai SDK's `Response.IncompleteDetails.reason` literal (openai 2.x).
+INCOMPLETE_REASONS = frozenset({"max_output_tokens", "max_messages", "content_filter", "steered"})
 PART_TYPES = frozenset({"output_text", "refusal", "reasoning_text"})
 TEXT_FIELD = {"output_text": "text", "refusal": "refusal", "reasoning_text": "text"}
 ANNOTATION_FIELDS: dict[str, dict[str, str]] = {
