@@ -89,7 +89,8 @@ class LabServer:
         env.update({
             "KIT_RECORDING_DIR": str(PROJECT / "recordings"), "KIT_INFERENCE_MODE": "replay",
             "JUPYTER_CONFIG_DIR": str(state / "config"), "JUPYTER_RUNTIME_DIR": str(state / "runtime"),
-            "JUPYTERLAB_SETTINGS_DIR": str(state / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(state / "workspaces"),
+            "JUPYTER_DATA_DIR": str(state / "data"), "JUPYTERLAB_SETTINGS_DIR": str(state / "settings"),
+            "JUPYTERLAB_WORKSPACES_DIR": str(state / "workspaces"),
             "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT), env.get("PYTHONPATH", "")) if p),
         })
         (state / "config").mkdir(parents=True)
@@ -97,6 +98,10 @@ class LabServer:
         (state / "config" / "jupyter_lab_config.json").write_text(json.dumps(
             {"LabApp": {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate",
                         "extension_manager": "readonly"}}))
+        # no "get notified about Jupyter news?" toast over the notebook in screenshots
+        notification = state / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+        notification.parent.mkdir(parents=True)
+        notification.write_text(json.dumps({"fetchNews": "false"}))
         argv = [sys.executable, "-m", "kit", "lab", "--notebooks", str(self.notebooks), "--no-browser",
                 "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
                 f"--IdentityProvider.token={self.token}"]

@@ -124,7 +124,10 @@ def test_every_matrix_link_resolves_and_opens_its_notebook(context: Any, report:
         assert link["row"] in nav, f"index.html: the page link of row {link['row']} opens {link['href']}, whose title is {nav!r}"
         back = opened.locator(".kit-nav a").get_attribute("href")
         opened.locator(".kit-nav a").click()
-        assert opened.url == index.page.url, f"{link['href']}: its back link {back!r} leads to {opened.url}, not the index"
+        try:
+            opened.wait_for_url(index.page.url, timeout=10_000)
+        except Exception:
+            raise AssertionError(f"{link['href']}: its back link {back!r} leads to {opened.url}, not the index") from None
         opened.close()
 
 
