@@ -61,7 +61,7 @@ def open_notebook(page: Any, lab: LabServer, path: str) -> None:
                              f"{kernel.inner_text() if kernel.count() else 'no kernel item'!r})") from None
 
 
-def run_all_cells(page: Any, notebook: str) -> None:
+def run_all_cells(page: Any) -> None:
     """Run > Run All Cells, then wait until every code cell has run or one shows an error."""
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
@@ -98,7 +98,7 @@ def test_scenario_notebook_runs_in_lab_and_its_live_view_ends_complete(lab_page:
     notebook = "responses/basic_streaming.ipynb"
     text, content_chunks = recorded_chat_answer(SEA_PROMPT)
     open_notebook(lab_page, lab, notebook)
-    run_all_cells(lab_page, notebook)
+    run_all_cells(lab_page)
     lab_page.screenshot(path=str(output_dir / "basic_streaming_lab.png"))
     errors = cell_errors(lab_page, notebook)
     assert not errors, "\n".join(errors)
@@ -120,7 +120,7 @@ def test_explore_playground_widgets_update_the_view(lab_page: Any, lab: LabServe
 
     notebook = "explore.ipynb"
     open_notebook(lab_page, lab, notebook)
-    run_all_cells(lab_page, notebook)
+    run_all_cells(lab_page)
     errors = cell_errors(lab_page, notebook)
     assert not errors, "\n".join(errors)
     panel = lab_page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")

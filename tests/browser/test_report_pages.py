@@ -222,7 +222,7 @@ def test_timeline_image_is_present(context: Any, report: Report) -> None:
         page.close()
 
 
-def test_pages_are_readable_at_1280px(context: Any, report: Report, output_dir: Path) -> None:
+def test_pages_are_readable_at_1280px(context: Any, report: Report) -> None:
     problems = []
     for path in report.pages():
         opened = open_page(context, path, report)
