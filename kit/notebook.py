@@ -524,10 +524,39 @@ def inspect_capture(path: str | Path, *, profile: str = "openai", think_tags: bo
     return stream
 
 
+def _stream_into_widget(scenario: Scenario, request: dict[str, Any], via: str | None) -> None:
+    """Stream live into an HTML widget shown in the current Output widget.
+
+    A display handle (what `Scenario.responses_stream` shows a stream with) is never
+    redrawn inside an Output widget in JupyterLab (ipywidgets issue 1844): the view
+    froze at its first frame, "0 events · streaming…". A widget's value does update.
+    """
+    from dataclasses import replace
+
+    import ipywidgets as w
+    from IPython.display import display
+
+    from kit.bridge import responses_stream
+    from kit.render.jupyter import HTMLSink
+    from kit.render.live import LiveSession
+
+    view = w.HTML()
+    view.add_class("kit-playground-view")
+    display(view)
+    route = via or scenario.setup.responses
+    options = {"stores": scenario.stores} if route == "bridge" else {}
+    events = responses_stream(scenario.client, replace(scenario.setup, responses=route),
+                              {"model": scenario.text_model, **request}, **options)
+    sink = HTMLSink(lambda html: setattr(view, "value", html))
+    for _ in LiveSession(events, sink, profile=scenario.profile, source_name=f"{scenario.setup.name} · {route} Responses"):
+        pass
+
+
 def playground(recording_dir: str | None = None) -> Any:
     """An ipywidgets form: setup, mode, model, prompt, tools; stream live; compare native and bridged side by side."""
     import ipywidgets as w
 
+    from kit.render.jupyter import in_kernel
     from kit.setups import load_setups
 
     setups = load_setups()
@@ -541,7 +570,20 @@ def playground(recording_dir: str | None = None) -> Any:
     budget_w = w.IntSlider(value=64, min=8, max=1024, step=8, description="max tokens")
     compare_w = w.ToggleButtons(options=["one view", "native vs bridged"], value="one view", description="show")
     run_w = w.Button(description="Send", button_style="primary")
+    about_w = w.HTML()
+    about_w.add_class("kit-playground-setup")
     left, right, status = w.Output(), w.Output(), w.Output()
+
+    @status.capture()  # an error shows in the cell, not only in JupyterLab's log console
+    def describe_setup(_: Any = None) -> None:
+        """What the chosen setup is and can do, and its default model as the model field's hint."""
+        from html import escape
+
+        chosen = setups[setup_w.value]
+        about_w.value = (f'<span data-setup="{escape(chosen.name)}"><b>{escape(chosen.name)}</b>: '
+                         f"{escape(chosen.description)} · Responses: {escape(chosen.responses)} · capabilities: "
+                         f"{escape(', '.join(sorted(chosen.capabilities)) or 'none')}</span>")
+        model_w.placeholder = f"model (default: {chosen.text_model})"
 
     def request() -> dict[str, Any]:
         req: dict[str, Any] = {"input": prompt_w.value, "temperature": 0, "max_output_tokens": budget_w.value}
@@ -577,13 +619,18 @@ def playground(recording_dir: str | None = None) -> Any:
         for via, out in views:
             with out:
                 try:
-                    scenario.responses_stream(req, via=via)
+                    if in_kernel():
+                        _stream_into_widget(scenario, req, via)
+                    else:
+                        scenario.responses_stream(req, via=via)
                 except Exception as exc:
                     print(f"{type(exc).__name__}: {exc}")
 
     run_w.on_click(send)
-    form = w.VBox([w.HBox([setup_w, mode_w]), w.HBox([url_w, model_w]), prompt_w,
+    setup_w.observe(describe_setup, names="value")
+    describe_setup()
+    form = w.VBox([w.HBox([setup_w, mode_w]), about_w, w.HBox([url_w, model_w]), prompt_w,
                    w.HBox([tools_w, w.VBox([budget_w, compare_w])]), run_w, status, w.HBox([left, right])])
     form.fields = {"setup": setup_w, "mode": mode_w, "server": url_w, "model": model_w, "prompt": prompt_w,
-                   "tools": tools_w, "max_tokens": budget_w, "show": compare_w, "send": run_w}
+                   "tools": tools_w, "max_tokens": budget_w, "show": compare_w, "send": run_w, "about": about_w}
     return form
