@@ -70,6 +70,7 @@ def test_body_redaction_keeps_what_is_not_a_secret():
         "model": "m", "max_output_tokens": 5, "prompt_cache_key": "cache-1", "password": "hunter22",
         "metadata": {"user_token": "tok-123456"},
         "input": [{"type": "code_interpreter_call", "code": "print(1)"}],
+        "filters": {"type": "and", "filters": [{"type": "eq", "key": "author", "value": "Ada"}]},
         "tools": [{"type": "function", "parameters": {"properties": {"password": {"type": "string"}}}}],
     }
     removed: list[str] = []
@@ -77,6 +78,7 @@ def test_body_redaction_keeps_what_is_not_a_secret():
     assert out["password"] == REDACTED and out["metadata"]["user_token"] == REDACTED
     assert out["max_output_tokens"] == 5 and out["prompt_cache_key"] == "cache-1"
     assert out["input"][0]["code"] == "print(1)"  # code of a code_interpreter_call item is content
+    assert out["filters"]["filters"][0]["key"] == "author"  # a file search filter's attribute name
     assert out["tools"][0]["parameters"]["properties"]["password"] == {"type": "string"}  # a schema, not a value
     assert sorted(removed) == ["hunter22", "tok-123456"]
 
