@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from kit.events import parse, validate_stream
+from kit.sources import load
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXT = ROOT / "tests" / "captures" / "responses" / "otel-python-contrib__gpt4o-mini-text.jsonl"
@@ -41,12 +42,17 @@ def test_check_json_on_deep_nesting_prints_one_json_line(deep, suffix):
     assert record.get("read_error") or record["errors"]
 
 
-@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
-def test_bridge_on_deep_nesting_fails_the_response_instead_of_raising(deep, suffix):
-    out = kit("bridge", str(deep[suffix]))
+def test_bridge_on_deep_nesting_fails_the_response_instead_of_raising(deep):
+    out = kit("bridge", str(deep[".jsonl"]))  # one unreadable chunk in a capture: the response fails
     assert "Traceback" not in out.stderr and out.returncode == 0
     last = json.loads(out.stdout.splitlines()[-1])
     assert last["type"] == "response.failed" and "nested too deeply" in last["response"]["error"]["message"]
+
+
+def test_bridge_on_a_deeply_nested_json_file_names_it(deep):
+    out = kit("bridge", str(deep[".json"]))  # a .json is a recording or a list of events: unreadable as a whole
+    assert "Traceback" not in out.stderr and out.returncode == 2
+    assert str(deep[".json"]) in out.stderr and "nested too deeply" in out.stderr
 
 
 def test_show_on_deep_nesting_names_the_file(deep):
@@ -95,5 +101,5 @@ def test_function_call_item_fields_are_type_checked(field, value):
 
 def test_no_real_capture_trips_the_item_field_checks():
     for path in sorted((ROOT / "tests" / "captures" / "responses").glob("*.jsonl")):
-        found = [v for v in validate_stream(parse(path), "openai") if v.rule == "event.schema" and " item: " in v.message]
+        found = [v for v in validate_stream(load(path), "openai") if v.rule == "event.schema" and " item: " in v.message]
         assert found == [], path

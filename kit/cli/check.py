@@ -14,7 +14,6 @@ group; FILE is optional for that reason.
 from __future__ import annotations
 
 import json
-import sys
 from enum import Enum
 from typing import Any, Optional
 
@@ -32,18 +31,16 @@ class Profile(str, Enum):
 def _read(path: str) -> Any:
     """The stream in `path` (`-` is standard input, SSE or jsonl); raises OSError/ValueError when unreadable."""
     try:
-        return _parse(path)
+        return _load(path)
     except RecursionError as exc:  # JSON nested deeper than Python can follow: a named error, not a traceback
         raise ValueError(f"{path}: JSON nested too deeply to read ({exc})") from exc
 
 
-def _parse(path: str) -> Any:
-    from kit.events import parse, parse_text
+def _load(path: str) -> Any:
+    from kit.sources import load
 
-    if path == "-":
-        return parse_text(sys.stdin.buffer.read(), source_name="<stdin>")
     try:
-        return parse(path, source_name=path)
+        return load(path, source_name="<stdin>" if path == "-" else path)
     except ImportError as exc:  # a .json recording while kit.recording cannot load them
         raise ValueError(f"cannot load kit recordings here ({exc})") from exc
     except Exception as exc:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kit.recording.errors import CorruptRecording
-from kit.recording.modes import resolve_recording_dir
+from kit.setups.modes import resolve_recording_dir
 from kit.recording.store import RecordingStore, interruption_of, load_recording
 
 app = typer.Typer(help="Inspect and maintain recorded traffic.", no_args_is_help=True)

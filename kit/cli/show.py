@@ -10,9 +10,8 @@ those of the whole stream.
 
 from __future__ import annotations
 
-import sys
 import time
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator
 
 import typer
 
@@ -27,17 +26,14 @@ def show(
     think_tags: bool = typer.Option(False, "--think-tags", help="Chat captures: the model writes reasoning in <think> tags."),
 ) -> None:
     """Show a Responses (or, bridged, a Chat Completions) stream in the terminal."""
-    from kit.events import parse, parse_text
     from kit.render import live_terminal
     from kit.render.live import document_of
     from kit.render.terminal import TerminalView
+    from kit.sources import load_capture
     from rich import print as rich_print
 
     try:
-        stream = parse_text(sys.stdin.buffer.read(), source_name="<stdin>") if file == "-" else parse(file, source_name=file)
-        first = stream.events[0].raw if stream.events else {}
-        if isinstance(first, dict) and first.get("object") == "chat.completion.chunk":
-            stream = _bridged(stream, think_tags, f"{file} (bridged)")
+        stream = load_capture(file, think_tags=think_tags, source_name="<stdin>" if file == "-" else file)
         document = None if live else _capped(document_of(stream, profile=profile))
     except Exception as exc:  # unreadable input (or JSON nested too deeply to follow): say which and why
         typer.echo(f"kit show: cannot read {file}: {type(exc).__name__}: {exc}", err=True)
@@ -81,30 +77,6 @@ def _capped(document: Any, limit: int = PREVIEW_CHARS) -> Any:
 
     panels = tuple(replace(p, blocks=tuple(block(b) for b in p.blocks)) for p in document.panels)
     return replace(document, panels=panels)
-
-
-def _bridged(chunks: Any, think_tags: bool, name: str) -> Any:
-    """The bridge's Responses view of a chat stream; each event keeps the arrival time of the chunk behind it."""
-    from kit.bridge import ChatToResponses
-    from kit.events import Stream, parse
-
-    translator = ChatToResponses(think_tags=think_tags)
-    events: list[dict[str, Any]] = []
-    offsets: list[float | None] = []
-    last: float | None = None
-    for chunk, offset in zip(chunks.events, chunks.offsets):
-        last = offset if offset is not None else last
-        produced = list(translator.feed(chunk.raw))
-        events += produced
-        offsets += [last] * len(produced)
-        if translator.finished:
-            break
-    if not translator.finished:
-        tail = [*translator.end_round(), *translator.finish()]
-        events += tail
-        offsets += [last] * len(tail)
-    parsed = parse(events, source_name=name)
-    return Stream(events=parsed.events, offsets=offsets, wire=parsed.wire, source=name)
 
 
 def register(app: typer.Typer) -> None:

@@ -176,13 +176,14 @@ class NotJSONEvent(Event):
     `payload` is the text as received, `error` says why it was rejected.
     """
 
-    __slots__ = ("payload", "error")
+    __slots__ = ("payload", "error", "line")
     known = False
 
-    def __init__(self, payload: str, error: str) -> None:
+    def __init__(self, payload: str, error: str, line: int | None = None) -> None:
         super().__init__({})
         self.payload = payload
         self.error = error
+        self.line = line  # where it was in its file or body (1-based), when the parser knew
 
     def __repr__(self) -> str:
         return f"NotJSONEvent(payload={self.payload[:80]!r}, error={self.error!r})"

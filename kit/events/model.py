@@ -67,6 +67,8 @@ class WireFacts:
     `after_done` holds the payloads that arrived after `[DONE]` (not parsed into events).
     `unterminated` is True when the body ended inside an event (no blank line after it).
     `transport_error` is the recorded connection failure that cut the body, if any.
+    `invalid_utf8` holds the byte offsets of lines that were not UTF-8 (replaced by U+FFFD).
+    `framing` is "sse", or "jsonl" for a one-event-per-line file (then only `invalid_utf8` is known).
     """
 
     content_type: str | None = None
@@ -76,6 +78,8 @@ class WireFacts:
     after_done: list[str] = field(default_factory=list)
     unterminated: bool = False
     transport_error: str | None = None
+    invalid_utf8: list[int] = field(default_factory=list)
+    framing: str = "sse"
 
     @property
     def done_seen(self) -> bool:

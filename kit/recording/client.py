@@ -13,7 +13,7 @@ from typing import Any
 
 import openai
 
-from kit.recording.modes import InferenceMode, ReplayStyle, resolve_mode, resolve_recording_dir, resolve_style
+from kit.setups.modes import InferenceMode, ReplayStyle, resolve_mode, resolve_recording_dir, resolve_style
 from kit.recording.store import RecordingStore
 from kit.recording.session import RecordReplaySession
 from kit.recording.transport import AsyncRecordReplayTransport, RecordReplayTransport

@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl
 
 from kit.recording.canonical import CanonicalRequest, canonical_body, canonical_path
 from kit.recording.errors import RecordingError, RefusedToRecord, ReplayMiss
-from kit.recording.modes import InferenceMode, ReplayStyle
+from kit.setups.modes import InferenceMode, ReplayStyle
 from kit.recording.scrub import find_secrets, header_secrets, query_secrets, scrub_chunks, scrub_headers, scrub_text
 from kit.recording.sse_codec import encode_sse
 from kit.recording.store import Recording, RecordingStore, interruption_of

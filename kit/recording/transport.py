@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import Any, AsyncIterator, Callable, Iterator
 
 from kit.recording.canonical import CanonicalRequest
-from kit.recording.modes import InferenceMode
+from kit.setups.modes import InferenceMode
 from kit.recording.session import RecordReplaySession, StreamEnding, encode_body, split_chunks
 from kit.recording.store import Recording
 

@@ -195,10 +195,10 @@ def test_type_swapped_recordings_load_or_are_refused_by_name(data, path):
             return
         loaded.response_chunks()
         loaded.canonical_request()
-        from kit.events import parse
+        from kit.sources import load
 
         try:
-            stream = parse(target)
+            stream = load(target)
         except RecordingError:
             return
         _judge_everything(stream)
