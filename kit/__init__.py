@@ -20,6 +20,8 @@ _EXPORTS = {
     "accumulate": "kit.events",
     "parse": "kit.events",
     "validate_stream": "kit.events",
+    "load": "kit.sources",
+    "load_capture": "kit.sources",
 }
 
 

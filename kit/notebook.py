@@ -14,10 +14,11 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
-from kit.events import Stream, Violation, accumulate, parse, validate_stream
-from kit.recording import InferenceMode, client as kit_client, resolve_mode, resolve_recording_dir
+from kit.events import Stream, Violation, accumulate, validate_stream
+from kit.events.validate_state import INCOMPLETE_REASONS
+from kit.recording import InferenceMode, client as kit_client, resolve_mode, resolve_recording_dir, session_of
 from kit.setups import Setup, get_setup
 
 
@@ -47,6 +48,9 @@ class Scenario:
     _client: Any = None
     _stores: Any = None
     not_shown: list[str] = field(default_factory=list)
+    notebook: str | None = None  # <suite>/<name> when a runner says so (KIT_NOTEBOOK); None in JupyterLab
+    _allowed: dict[int, frozenset[str]] = field(default_factory=dict)  # id(stream) -> rules a check allowed
+    _baseline: Any = None  # this setup's kit.findings.Baseline (findings/<setup>.toml), loaded on first check
 
     def __repr__(self) -> str:
         caps = ", ".join(sorted(self.setup.capabilities)) or "none"
@@ -101,10 +105,11 @@ class Scenario:
 
     def bridged(self, chunks: list[dict[str, Any]], *, title: str | None = None, show: bool = True) -> Stream:
         """The Responses view of a captured chat stream (the bridge's translation), shown and validated."""
-        from kit.bridge import translate_chat_stream
+        from kit.bridge.chunks import bridge_chunks
 
-        events = translate_chat_stream(chunks, think_tags=self.setup.think_tags)
-        return self._consume(events, title or f"{self.setup.name} · chat stream as Responses events", show)
+        stream = bridge_chunks(chunks, think_tags=self.setup.think_tags,
+                               source_name=title or f"{self.setup.name} · chat stream as Responses events")
+        return self._consume(stream, stream.source, show)
 
     # -- file search --------------------------------------------------------------
     @property
@@ -158,35 +163,24 @@ class Scenario:
         _display(timeline(stream))
 
     def _consume(self, events: Iterable[Any], title: str, show: bool) -> Stream:
-        raw: list[dict[str, Any]] = []
-        offsets: list[float] = []
-        from kit.recording import session_of
+        """Consume a stream once: show it live (or not), then keep it with its one validation.
 
-        session = session_of(self.client)
-        replaying = self.mode is InferenceMode.REPLAY
-        start = session.replay_clock if replaying else time.perf_counter()
+        The events come from the kit's one decoder (native: `NativeEvents`, with
+        wire facts) or from the bridge; offsets come from the replay clock in
+        replay (the recorded arrival times, whatever the replay speed).
+        """
+        from kit.render import live
+        from kit.render.live import LiveSession, Sink
 
-        def timed() -> Iterator[Any]:
-            for event in events:
-                # replay: the recorded arrival time of the chunk behind this event, whatever the replay speed
-                now = session.replay_clock if replaying else time.perf_counter()
-                offsets.append(now - start)
-                raw.append(event if isinstance(event, dict) else event.to_dict())
-                yield event
-
-        if show:
-            from kit.render import live
-
-            for _ in live(timed(), source_name=title, profile=self.profile):
-                pass
-        else:
-            for _ in timed():
-                pass
-        stream = parse(raw, source_name=title)
-        stream = Stream(events=stream.events, offsets=offsets, wire=stream.wire, source=title)
-        violations = validate_stream(stream, profile=self.profile)
-        self.streams.append((title, stream, violations))
-        return stream
+        session_clock = session_of(self.client)
+        clock = (lambda: session_clock.replay_clock) if self.mode is InferenceMode.REPLAY else time.perf_counter
+        viewer = (live(events, source_name=title, profile=self.profile, offset_clock=clock) if show
+                  else LiveSession(events, Sink(), profile=self.profile, source_name=title, offset_clock=clock))
+        for _ in viewer:
+            pass
+        assert viewer.stream is not None and viewer.violations is not None
+        self.streams.append((title, viewer.stream, viewer.violations))
+        return viewer.stream
 
     def expect_file_citations(self, stream: Stream, *, at_least: int = 1) -> list[dict[str, Any]]:
         """File citations in the answer, when this setup's model can cite; otherwise say so in the report."""
@@ -217,37 +211,71 @@ class Scenario:
         return stream
 
     # -- checks -----------------------------------------------------------------
+    def known_findings(self) -> dict[str, Any]:
+        """{rule: Finding} baselined for this setup × notebook (findings/<setup>.toml); in JupyterLab, where
+        no runner names the notebook, the setup's findings for any notebook."""
+        if self._baseline is None:
+            from kit.findings import load_baseline
+
+            self._baseline = load_baseline(self.setup.name)
+        return {f.rule: f for f in self._baseline.for_notebook(self.notebook)}
+
     def check(self, stream: Stream, *, allow: Iterable[str] = ()) -> list[Violation]:
-        """Raise when the stream breaks an error rule (except the `allow`ed ones, each with its reason)."""
+        """Raise when the stream breaks an error rule, except the `allow`ed ones (each with its reason) and this
+        setup's known findings for this notebook, which are shown as such and judged by the runner."""
         violations = next((v for _, s, v in self.streams if s is stream), None)
         if violations is None:
             violations = validate_stream(stream, profile=self.profile)
-        allowed = set(allow)
+            self.streams.append((stream.source or "stream", stream, violations))
+        allowed = frozenset(allow) | self._allowed.get(id(stream), frozenset())
+        self._allowed[id(stream)] = allowed
         errors = [v for v in violations if v.severity == "error" and v.rule not in allowed]
-        if errors:
-            lines = [f"{stream.source}: {len(errors)} conformance error(s): "
-                     + ", ".join(sorted({v.rule for v in errors}))]
-            lines += [f"  [{v.rule}] event {v.index}: {v.message}" for v in errors[:10]]
+        known = self.known_findings()
+        for rule in sorted({v.rule for v in errors if v.rule in known}):
+            first = next(v for v in errors if v.rule == rule)
+            _display(f"known finding: {known[rule].line()}\n  seen: {_where(stream.source or 'stream', first)}")
+        new = [v for v in errors if v.rule not in known]
+        if new:
+            lines = [f"{stream.source}: {len(new)} conformance error(s): " + ", ".join(sorted({v.rule for v in new}))]
+            lines += [f"  [{v.rule}] event {v.index}: {v.message}" for v in new[:10]]
+            where = f"in {self.notebook} " if self.notebook else ""
+            lines.append(f"  not known findings {where}on setup {self.setup.name} (baseline: {self._baseline.file_hint})"
+                         + (f"; known, not raised: {', '.join(sorted(known))}" if known else ""))
             raise StreamCheckFailed("\n".join(lines))
         return violations
 
     def summary(self) -> dict[str, Any]:
-        """Counts for the report: streams, errors, warnings and the rule ids seen."""
-        rules: dict[str, int] = {}
-        errors = warnings = 0
-        for _, _, violations in self.streams:
+        """What the runner judges: counts, the rule ids by severity (error rules a check allowed left out of
+        `error_rules`), and where each error rule was first seen."""
+        from kit.events import summarize
+
+        every = [v for _, _, violations in self.streams for v in violations]
+        counts = summarize(every)
+        error_rules: list[str] = []
+        warning_rules: list[str] = []
+        error_events: dict[str, str] = {}
+        for title, stream, violations in self.streams:
+            allowed = self._allowed.get(id(stream), frozenset())
             for v in violations:
-                rules[v.rule] = rules.get(v.rule, 0) + 1
-                errors += v.severity == "error"
-                warnings += v.severity == "warning"
-        return {"setup": self.setup.name, "mode": self.mode.value, "streams": len(self.streams),
-                "errors": errors, "warnings": warnings, "rules": rules, "not_shown": sorted(set(self.not_shown))}
+                if v.severity == "error" and v.rule not in allowed:
+                    if v.rule not in error_rules:
+                        error_rules.append(v.rule)
+                    error_events.setdefault(v.rule, _where(title, v))
+                elif v.severity == "warning" and v.rule not in warning_rules:
+                    warning_rules.append(v.rule)
+        return {"setup": self.setup.name, "notebook": self.notebook, "mode": self.mode.value,
+                "streams": len(self.streams),
+                "violations": {"errors": counts["errors"], "warnings": counts["warnings"],
+                               "rules": list(counts["by_rule"]), "by_rule": counts["by_rule"],
+                               "error_rules": error_rules, "warning_rules": warning_rules,
+                               "error_events": error_events},
+                "not_shown": sorted(set(self.not_shown))}
 
     def finish(self) -> dict[str, Any]:
         """Hand the summary to the runner (when run by it) and return it for display."""
         summary = self.summary()
         try:
-            from kit.runner import report_summary
+            from kit.summary import report_summary
         except ImportError:
             return summary
         report_summary(summary)
@@ -268,17 +296,26 @@ def start(setup: str = "local", inference_mode: str | None = None, text_model: s
             raise ValueError("stack_config server:<setup> is resolved by `kit run`/pytest, which start the server and "
                              "pass its base URL; in a notebook run `kit serve local` and give its URL")
         base_url = stack_config
+    from kit.findings import NOTEBOOK_ENV
+    from kit.setups.options import setup_models
+
+    models = setup_models(spec, text_model=text_model, vision_model=vision_model, embedding_model=embedding_model,
+                          embedding_dimension=embedding_dimension)  # the same rule as `kit run` and pytest
     return Scenario(
+        notebook=os.environ.get(NOTEBOOK_ENV) or None,
         setup=spec,
         mode=resolve_mode(inference_mode),
-        text_model=text_model or spec.text_model,
-        vision_model=vision_model or spec.vision_model,
-        embedding_model=embedding_model or spec.embedding_model,
-        embedding_dimension=embedding_dimension or spec.embedding_dimension,
+        **models,
         judge_model=judge_model,
         base_url=base_url,
         recording_dir=resolve_recording_dir(recording_dir),
     )
+
+
+def _where(title: str, violation: Violation) -> str:
+    """Where a violation was seen, in one line: the stream, the event, the message."""
+    at = f", event {violation.index}" if violation.index is not None else ""
+    return f"{title}{at}: {violation.message}"
 
 
 def _display(obj: Any) -> None:
@@ -361,7 +398,9 @@ def expect_status(stream: Stream, status: str, *, reason: str | None = None) -> 
         if got is None:
             terminal = stream.events[-1].raw.get("response", {}) if stream.events else {}
             got = (terminal.get("incomplete_details") or {}).get("reason")
-        if got != reason:
+        # A value outside the API's is the validator's to judge (lifecycle.terminal-status), once, where a
+        # peer's baseline can hold it; here: a valid reason that is not the one this scenario caused.
+        if got != reason and (got in INCOMPLETE_REASONS or got is None):
             _fail(stream, f"expected incomplete_details.reason {reason!r}, got {got!r}")
 
 
@@ -465,21 +504,19 @@ def solid_png(width: int, height: int, rgb: tuple[int, int, int]) -> str:
 
 
 def inspect_capture(path: str | Path, *, profile: str = "openai", think_tags: bool = False) -> Stream:
-    """Open a captured stream (Responses SSE/jsonl, or Chat Completions chunks, which are bridged), show and judge it."""
-    from kit.events import parse
+    """Open a captured stream (Responses SSE/jsonl, a kit recording, or Chat Completions chunks, which are
+    bridged), show and judge it exactly as `kit check` / `kit show` do."""
+    from kit.bridge.chunks import is_chat_capture
     from kit.render import events_table, show, timeline
+    from kit.sources import load, load_capture
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such capture (give a .jsonl or .sse file; the project's tests/captures has 113 real ones)")
-    stream = parse(path)
-    first = stream.events[0].raw if stream.events else {}
-    if first.get("object") == "chat.completion.chunk":
-        from kit.bridge import translate_chat_stream
-
+    raw = load(path)
+    if is_chat_capture(raw):
         _display(f"{path.name}: a Chat Completions stream; showing its Responses translation by the bridge")
-        stream = parse(list(translate_chat_stream([e.raw for e in stream.events], think_tags=think_tags)),
-                       source_name=f"{path.name} (bridged)")
+    stream = load_capture(raw, think_tags=think_tags)
     violations = validate_stream(stream, profile=profile)
     show(stream, violations, profile=profile)
     _display(events_table(stream))

@@ -10,7 +10,9 @@
 - Parallel without xdist: when a notebook item starts, the next few notebook
   items start too, on `--kit-workers` threads (each in its own kernel), and
   each item reports its own outcome in order. Under xdist every worker runs
-  its items one at a time (xdist does the spreading).
+  its items one at a time (xdist does the spreading). Jobs are planned and run
+  by the runner's own planner and pool (`kit.runner.matrix`), so an item's
+  outcome is the one `kit run` gives (known findings included).
 - Fixtures: `kit_client` (a record/replay `openai.OpenAI` for the setup),
   parametrized over the resolved setups through `kit_setup`; `kit_run`.
 
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ import pytest
 
 if TYPE_CHECKING:
     from kit.runner.execute import Job
+    from kit.runner.matrix import JobPool
     from kit.runner.outcome import Outcome
     from kit.setups.options import ResolvedRun
     from kit.setups.registry import Setup
@@ -77,17 +79,16 @@ class _KitState:
         self._stack: Any = None
         self._stack_url: str | None = None
         self._stack_error: str | None = None
-        self._pool: ThreadPoolExecutor | None = None
-        self._futures: dict[str, Future[Outcome]] = {}
+        self._pool: JobPool | None = None
+        self.known: list[Outcome] = []  # items that passed with known findings, for the terminal summary
         self._queue: list[NotebookItem] | None = None
         self._selected: dict[Path, set[NotebookRef]] = {}
 
     @property
     def run(self) -> ResolvedRun:
         if self._run is None:
-            from kit.runner.matrix import recorded_setups
-            from kit.setups.options import OptionError, RunOptions, resolve_recording_dir, resolve_run
-            from kit.setups.registry import load_setups
+            from kit.runner.matrix import resolve
+            from kit.setups.options import OptionError, RunOptions
 
             get = self.config.getoption
             options = RunOptions(
@@ -100,9 +101,7 @@ class _KitState:
             )
             cwd = self.config.invocation_params.dir
             try:
-                known = load_setups()
-                recorded = recorded_setups(resolve_recording_dir(options, os.environ, cwd))
-                self._run = resolve_run(options, known=known, recorded=recorded, environ=os.environ, cwd=cwd)
+                self._run = resolve(options, environ=os.environ, cwd=cwd)
             except (OptionError, ValueError) as exc:
                 raise pytest.UsageError(f"kit: {exc}") from None
         return self._run
@@ -155,24 +154,22 @@ class _KitState:
 
     def outcome(self, item: NotebookItem) -> Outcome:
         """The item's outcome; starts it, and the next notebook items up to the worker count, in the background."""
-        from kit.runner.execute import run_job
+        from kit.runner.matrix import JobPool
 
-        if self.workers == 1:
-            return run_job(item.job())
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="kit-notebook")
+            self._pool = JobPool(self.workers, name="kit-notebook")
         if self._queue is None:
             self._queue = [i for i in item.session.items if isinstance(i, NotebookItem)]
         start = next((n for n, queued in enumerate(self._queue) if queued is item), None)
         upcoming = [item] if start is None else self._queue[start:start + self.workers]
-        for queued in upcoming:
-            if queued.nodeid not in self._futures:
-                self._futures[queued.nodeid] = self._pool.submit(run_job, queued.job())
-        return self._futures.pop(item.nodeid).result()
+        job = item.job()
+        for queued in upcoming[1:]:
+            self._pool.submit(queued.job())
+        return self._pool.outcome(job)
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.close(cancel=True)
             self._pool = None
         if self._stack is not None:
             self._stack.__exit__(None, None, None)
@@ -208,14 +205,15 @@ class NotebookFile(pytest.File):
     """A matrix notebook: one item per setup of the run."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from kit.suites import NotebookRef
+        from kit.suites import NotebookRef, setups_for
 
         state = _state(self.config)
         ref = NotebookRef(suite=self.path.parent.name, name=self.path.stem, path=self.path)
         if ref not in state.selected(self.path.parent.parent):
             return
-        for setup in state.run.setups:
-            yield NotebookItem.from_parent(self, name=setup.name, notebook=ref, setup=setup)
+        setups = {s.name: s for s in state.run.setups}
+        for name in setups_for(ref, list(setups)):  # the same entries as `kit run`'s matrix
+            yield NotebookItem.from_parent(self, name=name, notebook=ref, setup=setups[name])
 
 
 class NotebookFailed(Exception):
@@ -234,22 +232,22 @@ class NotebookItem(pytest.Item):
         self.add_marker(pytest.mark.kit_notebook)
 
     def job(self) -> Job:
-        from kit.recording.modes import InferenceMode
-        from kit.runner.execute import Job
+        from kit.runner.matrix import job_for
         from kit.suites import MatrixEntry
 
         state = _state(self.config)
-        run = state.run
-        return Job(entry=MatrixEntry(self.notebook, self.setup_spec.name),
-                   parameters=run.parameters(self.setup_spec, state.stack_url()),
-                   replaying=run.mode is InferenceMode.REPLAY, out_dir=state.out_dir, env=run.env,
-                   cell_timeout=self.config.getoption("kit_cell_timeout"), render_html=False)
+        return job_for(state.run, MatrixEntry(self.notebook, self.setup_spec.name), state.out_dir,
+                       stack_url=state.stack_url(), cell_timeout=self.config.getoption("kit_cell_timeout"),
+                       render_html=False)
 
     def runtest(self) -> None:
         from kit.runner.outcome import Status
 
-        outcome = _state(self.config).outcome(self)
+        state = _state(self.config)
+        outcome = state.outcome(self)
         self.user_properties.append(("kit_outcome", outcome.to_json()))
+        if outcome.status is Status.KNOWN_FINDINGS:  # passes; listed in the terminal summary
+            state.known.append(outcome)
         if outcome.status is Status.NOT_RECORDED:
             _skip_here(f"not recorded for setup {self.setup_spec.name}; record with: {outcome.record_command}")
         if outcome.status is Status.UNSUPPORTED:
@@ -317,6 +315,18 @@ def kit_client(kit_setup: Setup, pytestconfig: pytest.Config) -> Any:
     state = _state(pytestconfig)
     return kit.client(kit_setup.name, state.run.mode, base_url=state.stack_url(),
                       recording_dir=state.run.recording_dir)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """The known findings the passing notebook items carried: facts about peers, from findings/<setup>.toml."""
+    state = config.stash.get(_STATE, None)
+    if state is None or not state.known:
+        return
+    terminalreporter.section("kit: known findings (passed; findings/<setup>.toml)")
+    for outcome in state.known:
+        for f in outcome.findings:
+            terminalreporter.line(f"{outcome.id}: {f.get('rule')} — {f.get('reason')} — "
+                                  f"{f.get('upstream') or 'no upstream issue known'}")
 
 
 @pytest.hookimpl(trylast=True)

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-KNOWN_SUITES = ("base", "responses", "vision")  # the seed's suites; discovery may find more
+KNOWN_SUITES = ("base", "responses", "vision", "compare")  # the seed's suites; discovery may find more
+# Suites whose notebooks look at several setups at once: one run per matrix, on the run's first setup
+# (the one its `setup` parameter names), not one per setup column.
+CROSS_SETUP_SUITES = ("compare",)
 
 
 @dataclass(frozen=True, order=True)
@@ -97,7 +100,14 @@ def select(notebooks: Sequence[NotebookRef], suites: Iterable[str] = (), pattern
     return chosen
 
 
-def matrix(notebooks: Iterable[NotebookRef], setups: Iterable[str]) -> list[MatrixEntry]:
-    """Every notebook on every setup, in a stable order (suite, name, setup) so shards are reproducible."""
+def setups_for(notebook: NotebookRef, setups: Sequence[str]) -> tuple[str, ...]:
+    """The setups a notebook runs on: all of them, or only the first for a cross-setup suite (`compare`)."""
     setups = tuple(setups)
-    return sorted(MatrixEntry(notebook=n, setup=s) for n in notebooks for s in setups)
+    return setups[:1] if notebook.suite in CROSS_SETUP_SUITES else setups
+
+
+def matrix(notebooks: Iterable[NotebookRef], setups: Iterable[str]) -> list[MatrixEntry]:
+    """Every notebook on every setup (a cross-setup one on the first), in a stable order (suite, name, setup)
+    so shards are reproducible."""
+    setups = tuple(setups)
+    return sorted(MatrixEntry(notebook=n, setup=s) for n in notebooks for s in setups_for(n, setups))

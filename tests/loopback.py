@@ -6,7 +6,8 @@ capture with `metadata.fixture` (Responses) or `user` (chat: `fixture:NAME`).
 Fault injection (and only that) is asked for with `metadata.fault`:
 `drop-after:N` closes the connection after N events, `status:500` answers an
 error, `slow:SECONDS` sleeps between events, `gate` waits for the test to
-release the rest after the first event; `metadata.gzip` compresses a
+release the rest after the first event, `unterminated` sends the last event
+without the blank line that ends it; `metadata.gzip` compresses a
 JSON answer whatever the client accepts. A `fixture` of `a|b` answers
 identical requests with a, then b.
 """
@@ -90,6 +91,8 @@ class LoopbackServer:
                         event = f"data: {line}\n\n"
                     else:
                         event = f"event: {json.loads(line).get('type')}\ndata: {line}\n\n"
+                    if fault == "unterminated" and i == len(lines) - 1:
+                        event = event[:-2]
                     self._chunk(event.encode("utf-8"))
                     if i == 0:
                         server.first_event_sent.set()

@@ -23,7 +23,7 @@ PRODUCT = ("kit", "tests", "notebooks", "benchmarks", "docs", "README.md", "pypr
 
 
 def _tracked_files() -> list[Path]:
-    out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=False)
+    out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, check=False)
     if out.returncode != 0:  # an exported tree with no .git: every file under the product folders
         return [p.relative_to(ROOT) for top in PRODUCT for p in (ROOT / top).rglob("*") if p.is_file()] + [
             Path(top) for top in PRODUCT if (ROOT / top).is_file()]

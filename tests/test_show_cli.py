@@ -47,12 +47,11 @@ def test_show_reads_stdin_and_names_unreadable_files(fixtures_dir):
 
 
 def test_bridged_view_keeps_the_recorded_arrival_time_of_each_chunk():
-    from kit.bridge import translate_chat_stream
-    from kit.cli.show import _bridged
-    from kit.events import parse
+    from kit.bridge import bridge_capture, translate_chat_stream
+    from kit.sources import load
 
-    chunks = parse(SEA)
-    view = _bridged(chunks, False, "sea")
+    chunks = load(SEA)
+    view = bridge_capture(chunks, source_name="sea")
     assert [e.raw for e in view.events] == list(translate_chat_stream([e.raw for e in chunks.events]))
     assert view.offsets == sorted(view.offsets) and view.offsets[0] == chunks.offsets[0]
     assert view.offsets[-1] == max(o for o in chunks.offsets if o is not None)

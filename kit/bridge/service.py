@@ -13,7 +13,6 @@ to the pure translator, which turns it into `error` + `response.failed`.
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from typing import Any
@@ -23,6 +22,8 @@ import openai
 from kit.bridge.request import SEARCH_TOOL_NAME, search_results_text, search_tools, to_chat_request
 from kit.bridge.stores import VectorStoreError, VectorStores
 from kit.bridge.translate import INCOMPLETE_REASONS, ChatToResponses, Chunk, Event, HostedCall, Summarizer
+from kit.events import Event as StreamEvent
+from kit.events import SSEParser, WireFacts
 
 MAX_SEARCH_ROUNDS = 3
 _SAME_CALLER = ("user", "safety_identifier", "service_tier")  # the summary call is made for the same caller
@@ -105,39 +106,43 @@ def create_response(client: openai.OpenAI, request: Mapping[str, Any], **options
     return response
 
 
-def responses_stream(client: openai.OpenAI, setup: Any, request: Mapping[str, Any], **options: Any) -> Iterator[Event]:
+def responses_stream(client: openai.OpenAI, setup: Any, request: Mapping[str, Any], **options: Any) -> Iterable[Any]:
     """Responses events for `request` from the setup's server: native /v1/responses or the bridge.
 
     `setup` is a `kit.setups.Setup` (its `responses`, `think_tags` and
-    `text_model` are read). Native errors propagate as the SDK raises them:
-    the native view shows what the server did.
+    `text_model` are read). Native: a `NativeEvents` (the server's bytes read
+    by the kit's one SSE decoder, with wire facts, errors as the SDK raises
+    them); bridged: the translator's event dicts.
     """
     full = {"model": setup.text_model, **request}
     if setup.responses == "native":
-        with client.responses.with_streaming_response.create(**full, stream=True) as response:
-            yield from sse_payloads(response.iter_lines())
-        return
-    yield from stream_response(client, full, think_tags=setup.think_tags, **options)
+        return NativeEvents(client, full)
+    return stream_response(client, full, think_tags=setup.think_tags, **options)
 
 
-def sse_payloads(lines: Iterable[str]) -> Iterator[Any]:
-    """The JSON payloads of an SSE body as the server sent them (no SDK types in between); stops at [DONE]."""
-    data: list[str] = []
-    for number, line in enumerate(itertools.chain(lines, [""]), 1):
-        if line:
-            if line.startswith("data:"):
-                data.append(line[5:].removeprefix(" "))
-            continue
-        if data:
-            payload, data = "\n".join(data), []
-            if payload.strip() == "[DONE]":
-                return
-            try:
-                yield json.loads(payload)
-            except ValueError as exc:
-                raise ValueError(f"the server's event stream has a payload that is not JSON (before line {number}): "
-                                 f"{payload[:200]!r}; record it (kit.client, mode record) and run `kit check` "
-                                 "on the recording to see the whole stream judged") from exc
+class NativeEvents:
+    """A server's own /v1/responses stream: iterate for `Event`s as bytes arrive; `wire` once iterated.
+
+    The body goes through `kit.events.SSEParser`, the decoder `kit check` uses,
+    so a notebook judges a native stream exactly as `kit check` judges the same
+    bytes (`sse.*` rules included). A payload that is not JSON is an event the
+    validator reports (`sse.json`), not an exception. Native errors (HTTP
+    status, connection) propagate as the SDK raises them: the native view shows
+    what the server did.
+    """
+
+    def __init__(self, client: openai.OpenAI, request: Mapping[str, Any]) -> None:
+        self.client = client
+        self.request = dict(request)
+        self.wire: WireFacts | None = None
+
+    def __iter__(self) -> Iterator[StreamEvent]:
+        with self.client.responses.with_streaming_response.create(**self.request, stream=True) as response:
+            parser = SSEParser(content_type=response.headers.get("content-type"), status=response.status_code)
+            self.wire = parser.wire
+            for chunk in response.iter_bytes():
+                yield from parser.feed(chunk)
+            yield from parser.close()
 
 
 def chat_chunks(client: openai.OpenAI, chat: Mapping[str, Any]) -> Iterator[Chunk]:

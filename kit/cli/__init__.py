@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from kit.cli import recordings as _recordings
+from kit.cli import bridge, check, recordings, run, serve, show
 
 app = typer.Typer(
     name="kit",
@@ -17,15 +17,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.add_typer(_recordings.app, name="recordings")
-
-for _name in ("check", "show", "bridge", "serve", "run"):
-    try:
-        _module = __import__(f"kit.cli.{_name}", fromlist=["register"])
-    except ModuleNotFoundError as _exc:  # a command not built yet
-        if _exc.name != f"kit.cli.{_name}":
-            raise
-        continue
+app.add_typer(recordings.app, name="recordings")
+for _module in (check, show, bridge, serve, run):
     _module.register(app)
 
 

@@ -35,11 +35,11 @@ def bridge(
     created_at: Optional[int] = typer.Option(None, "--created-at", help="Default: the upstream chunk's `created`."),
 ) -> None:
     """Translate a captured chat stream into the Responses stream the bridge would serve."""
-    from kit.bridge.chunks import chunks_from_text
-    from kit.bridge.translate import translate_chat_stream
+    from kit.bridge.chunks import bridge_capture
+    from kit.sources import load
 
     try:
-        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+        chunks = load(file, source_name="<stdin>" if file == "-" else file)  # file or pipe: the same bytes, judged alike
         request: dict[str, Any] = json.loads(request_file.read_text(encoding="utf-8")) if request_file else {}
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         typer.echo(f"kit bridge: cannot read input: {exc}", err=True)
@@ -49,13 +49,14 @@ def bridge(
         summarize = _summarizer(summary, request)
         request = {**request, "reasoning": {**(request.get("reasoning") or {}),
                                             "summary": (request.get("reasoning") or {}).get("summary") or "auto"}}
-    events = translate_chat_stream(
-        chunks_from_text(text, source="<stdin>" if file == "-" else file),
-        request=request, think_tags=think_tags, strip_citations=not keep_markers, summarize=summarize,
-        response_id=response_id, created_at=created_at)
+    if chunks.wire is not None and chunks.wire.invalid_utf8:
+        typer.echo(f"kit bridge: {chunks.source}: {len(chunks.wire.invalid_utf8)} line(s) are not UTF-8 (first at byte "
+                   f"{chunks.wire.invalid_utf8[0]}); they were replaced by U+FFFD", err=True)
+    stream = bridge_capture(chunks, request=request, think_tags=think_tags, strip_citations=not keep_markers,
+                            summarize=summarize, response_id=response_id, created_at=created_at)
     out = sys.stdout
-    for event in events:
-        out.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")))
+    for event in stream.events:
+        out.write(json.dumps(event.raw, ensure_ascii=False, separators=(",", ":")))
         out.write("\n")
     out.flush()
 

@@ -1,7 +1,9 @@
 """`kit run`: the notebook matrix headless, with a report; `kit lab`: JupyterLab on the notebooks.
 
-Exit status of `kit run`: 0 when nothing failed (passed, not recorded and
-unsupported are not failures), 1 when a notebook failed, 2 for bad options.
+Exit status of `kit run`: 0 when nothing failed (passed, known findings,
+not recorded and unsupported are not failures), 1 when a notebook failed
+(a new finding, or a baselined one that no longer occurs, is a failure),
+2 for bad options.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ _HELP_SETUP = "Setup(s) to run on (repeat or comma-separate). Default: every set
 
 
 def run(
-    suite: Optional[list[str]] = typer.Option(None, "--suite", help="Suite(s): base, responses, vision (repeat or comma-separate). Default: all."),
+    suite: Optional[list[str]] = typer.Option(None, "--suite", help="Suite(s): base, responses, vision, compare (repeat or comma-separate). Default: all."),
     setup: Optional[list[str]] = typer.Option(None, "--setup", help=_HELP_SETUP),
     inference_mode: Optional[str] = typer.Option(None, "--inference-mode", help="replay (default, else $KIT_INFERENCE_MODE), record, record-if-missing or live."),
     text_model: Optional[str] = typer.Option(None, "--text-model", help="Overrides the setup's text model."),
@@ -46,10 +48,9 @@ def run(
     """Execute notebooks × setups with papermill and write an HTML report."""
     from rich.console import Console
 
-    from kit.runner.matrix import StackError, managed_stack, parse_shard, plan, recorded_setups, shard as take_shard
+    from kit.runner.matrix import StackError, managed_stack, parse_shard, plan, resolve, shard as take_shard
     from kit.runner.report import write_report
-    from kit.setups.options import OptionError, RunOptions, resolve_recording_dir, resolve_run
-    from kit.setups.registry import load_setups
+    from kit.setups.options import OptionError, RunOptions
     from kit.suites import SuiteError, default_notebooks_dir, discover, select
 
     console = Console(stderr=False)
@@ -61,9 +62,7 @@ def run(
     )
     cwd = Path.cwd()
     try:
-        known = load_setups()
-        recorded = recorded_setups(resolve_recording_dir(options, os.environ, cwd))
-        resolved = resolve_run(options, known=known, recorded=recorded, environ=os.environ, cwd=cwd)
+        resolved = resolve(options, environ=os.environ, cwd=cwd)
         chosen = select(discover((notebooks or default_notebooks_dir(cwd)).resolve()), resolved.suites, resolved.pattern)
         which = parse_shard(shard)
     except (OptionError, SuiteError, ValueError) as exc:
@@ -140,8 +139,17 @@ def _print_summary(console: Console, outcomes: list[Outcome]) -> None:
         console.print(f"\n{len(missing)} not recorded; record with:", highlight=False)
         for o in missing:
             console.print(f"  {o.record_command}", markup=False, highlight=False, soft_wrap=True)
+    known = [o for o in outcomes if o.status is Status.KNOWN_FINDINGS]
+    if known:
+        console.print(f"\n{len(known)} with known findings (facts about the peer, from findings/<setup>.toml):",
+                      highlight=False)
+        for o in known:
+            for f in o.findings:
+                console.print(f"  {o.id}: {f.get('rule')} — {f.get('reason')} — {f.get('upstream') or 'no upstream issue known'}",
+                              markup=False, highlight=False, soft_wrap=True)
     counts = {s: sum(o.status is s for o in outcomes) for s in Status}
-    console.print("\n" + ", ".join(f"{n} {s.value}" for s, n in counts.items()), highlight=False)
+    shown = [s for s in Status if s is not Status.KNOWN_FINDINGS or counts[s]]  # the line scripts read stays as it was
+    console.print("\n" + ", ".join(f"{counts[s]} {s.value}" for s in shown), highlight=False)
 
 
 def lab(

@@ -2,16 +2,20 @@
 
 With `--live` the events arrive at their recorded pace (when the file knows
 it: SSE captures do not, kit recordings do), so the view grows as it did.
-Chat Completions captures are shown through the bridge.
+Chat Completions captures are shown through the bridge. A block of text longer
+than `PREVIEW_CHARS` is shown as a capped preview that says so (the terminal
+renderer's wrapping is not linear in a block's length); violations are always
+those of the whole stream.
 """
 
 from __future__ import annotations
 
-import sys
 import time
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator
 
 import typer
+
+PREVIEW_CHARS = 20_000  # per text block: a few screens; `kit check` judges the rest
 
 
 def show(
@@ -22,20 +26,20 @@ def show(
     think_tags: bool = typer.Option(False, "--think-tags", help="Chat captures: the model writes reasoning in <think> tags."),
 ) -> None:
     """Show a Responses (or, bridged, a Chat Completions) stream in the terminal."""
-    from kit.events import parse, parse_text
-    from kit.render import live_terminal, render_terminal
+    from kit.render import live_terminal
+    from kit.render.live import document_of
+    from kit.render.terminal import TerminalView
+    from kit.sources import load_capture
     from rich import print as rich_print
 
     try:
-        stream = parse_text(sys.stdin.buffer.read(), source_name="<stdin>") if file == "-" else parse(file, source_name=file)
-    except Exception as exc:  # unreadable input: say which and why
+        stream = load_capture(file, think_tags=think_tags, source_name="<stdin>" if file == "-" else file)
+        document = None if live else _capped(document_of(stream, profile=profile))
+    except Exception as exc:  # unreadable input (or JSON nested too deeply to follow): say which and why
         typer.echo(f"kit show: cannot read {file}: {type(exc).__name__}: {exc}", err=True)
         raise typer.Exit(2)
-    first = stream.events[0].raw if stream.events else {}
-    if first.get("object") == "chat.completion.chunk":
-        stream = _bridged(stream, think_tags, f"{file} (bridged)")
-    if not live:
-        rich_print(render_terminal(stream, profile=profile))
+    if document is not None:
+        rich_print(TerminalView(document))
         return
 
     def paced() -> Iterator[Any]:
@@ -51,28 +55,28 @@ def show(
         pass
 
 
-def _bridged(chunks: Any, think_tags: bool, name: str) -> Any:
-    """The bridge's Responses view of a chat stream; each event keeps the arrival time of the chunk behind it."""
-    from kit.bridge import ChatToResponses
-    from kit.events import Stream, parse
+def _capped(document: Any, limit: int = PREVIEW_CHARS) -> Any:
+    """The document with each text block cut to `limit` characters, ending in a line that says so."""
+    from dataclasses import replace
 
-    translator = ChatToResponses(think_tags=think_tags)
-    events: list[dict[str, Any]] = []
-    offsets: list[float | None] = []
-    last: float | None = None
-    for chunk, offset in zip(chunks.events, chunks.offsets):
-        last = offset if offset is not None else last
-        produced = list(translator.feed(chunk.raw))
-        events += produced
-        offsets += [last] * len(produced)
-        if translator.finished:
-            break
-    if not translator.finished:
-        tail = [*translator.end_round(), *translator.finish()]
-        events += tail
-        offsets += [last] * len(tail)
-    parsed = parse(events, source_name=name)
-    return Stream(events=parsed.events, offsets=offsets, wire=parsed.wire, source=name)
+    from kit.render.layout import Span
+
+    def block(b: Any) -> Any:
+        total = sum(len(span.text) for span in b.spans)
+        if total <= limit:
+            return b
+        spans, room = [], limit
+        for span in b.spans:
+            if room <= 0:
+                break
+            spans.append(span if len(span.text) <= room else replace(span, text=span.text[:room]))
+            room -= len(span.text)
+        note = (f"\n… preview: {limit:,} of {total:,} characters shown "
+                f"(the violations below are of the whole stream; `kit check` judges it all)")
+        return replace(b, spans=(*spans, Span(text=note)))
+
+    panels = tuple(replace(p, blocks=tuple(block(b) for b in p.blocks)) for p in document.panels)
+    return replace(document, panels=panels)
 
 
 def register(app: typer.Typer) -> None:

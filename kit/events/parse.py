@@ -1,31 +1,24 @@
 """Turn what a server sent (or what someone saved) into a `Stream`. Never raises on bad payloads.
 
-`parse_sse` follows the WHATWG server-sent events rules: lines end with CRLF, LF
-or CR; `data:` lines of one event are joined with "\\n"; one space after the
-colon is dropped; `:` lines are comments; a blank line dispatches. Bytes may be
-split anywhere, even inside a UTF-8 character or a CRLF. A payload that is not
-one JSON object becomes a `NotJSONEvent` (the validator reports `sse.json`).
+`parse_sse` reads SSE through `kit.events.sse`, the kit's one SSE decoder. A
+payload that is not one JSON object becomes a `NotJSONEvent` (the validator
+reports `sse.json`).
 
-`parse` is the edge that accepts everything (paths, bytes, text, chunk
-iterables, dicts, SDK objects, kit recordings) and picks the right parser.
+`parse` accepts whatever holds a stream in memory (bytes, text, chunk
+iterables, dicts, SDK objects) and picks the right parser. Reading files and
+recordings is the edge's job (`kit.sources`), not this module's.
 """
 
 from __future__ import annotations
 
-import codecs
 import json
 import os
-import re
 from itertools import chain
-from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from kit.events.model import Event, NotJSONEvent, Stream, WireFacts, make_event
+from kit.events.sse import SSEBlock, SSEDecoder, looks_like_sse
 
-DONE_SENTINEL = "[DONE]"
-
-# Only CRLF, LF and CR end SSE lines (str.splitlines would also split on U+2028 inside JSON strings).
-_LINE_END = re.compile(r"\r\n|\r|\n")
 _loads = json.loads
 _JSONDecodeError = json.JSONDecodeError
 
@@ -34,19 +27,43 @@ def decode_payload(payload: str) -> Event:
     """One `data:` payload (or jsonl line) as an event; garbage becomes a `NotJSONEvent`."""
     try:
         value = _loads(payload)
-    except (_JSONDecodeError, RecursionError) as exc:
+    except _JSONDecodeError as exc:
         return NotJSONEvent(payload, f"not JSON: {exc}")
+    except RecursionError:
+        return NotJSONEvent(payload, "not JSON the kit can read: nested too deeply")
     if type(value) is not dict:
         return NotJSONEvent(payload, f"payload is a JSON {type(value).__name__}, not an object")
     return make_event(value)
 
 
+def _located(event: Event, line: int) -> Event:
+    if type(event) is NotJSONEvent:
+        event.line = line
+    return event
+
+
 def parse_jsonl(text: str | bytes, *, source_name: str = "<jsonl>") -> Stream:
-    """One event JSON per line (the fixtures' format); blank lines are skipped."""
-    if isinstance(text, (bytes, bytearray)):
-        text = bytes(text).decode("utf-8", errors="replace")
-    events = [decode_payload(line) for line in text.split("\n") if line.strip()]
-    return Stream(events, [None] * len(events), None, source_name)
+    """One event JSON per line (the fixtures' format); blank lines are skipped.
+
+    Only LF ends a line (a U+2028 inside a JSON string is text). Bytes that are
+    not UTF-8 are replaced and their lines' offsets kept in the wire facts, so
+    the validator reports `sse.utf8` for a file as it does for an SSE body.
+    """
+    invalid: list[int] = []
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        lines, offset = [], 0
+        for raw in bytes(text).split(b"\n"):
+            try:
+                lines.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                lines.append(raw.decode("utf-8", "replace"))
+                invalid.append(offset)
+            offset += len(raw) + 1
+    else:
+        lines = text.split("\n")
+    events = [_located(decode_payload(line), number) for number, line in enumerate(lines, 1) if line.strip()]
+    wire = WireFacts(framing="jsonl", invalid_utf8=invalid) if invalid else None
+    return Stream(events, [None] * len(events), wire, source_name)
 
 
 def parse_events(items: Iterable[Any], *, source_name: str = "<events>") -> Stream:
@@ -70,98 +87,47 @@ def _to_event(item: Any) -> Event:
 
 
 class SSEParser:
-    """Incremental SSE decoder: `feed(chunk, offset)` returns the events that chunk completed.
+    """Incremental Responses events from SSE bytes: `feed(chunk)` returns the events that chunk completed.
 
-    Usable live (a renderer feeds bytes as they arrive) and by `parse_sse`. Keeps the
-    wire facts as it goes; call `close()` at the end of the body.
+    Usable live (a notebook or renderer feeds bytes as they arrive) and by
+    `parse_sse`. The decoding is `kit.events.sse.SSEDecoder`'s, the one SSE
+    decoder of the kit; this adds the Responses reading of its blocks and keeps
+    the wire facts (`wire`) the validator's `sse.*` rules judge. Call `close()`
+    at the end of the body.
     """
 
     def __init__(self, *, content_type: str | None = None, status: int | None = None) -> None:
         self.wire = WireFacts(content_type=content_type, status=status)
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._pending_parts: list[str] = []  # text of the current, incomplete line
-        self._data: list[str] = []
-        self._event_name: str | None = None
-        self._started = False
+        self._decoder = SSEDecoder()
+        self.wire.invalid_utf8 = self._decoder.wire.invalid_utf8  # the decoder fills it in place
         self._events_seen = 0
-        self._skip_lf = False  # a CR ended the last chunk: a leading LF belongs to it
 
     def feed(self, chunk: bytes | str) -> list[Event]:
         """Decode one chunk; return the events it completed (possibly none)."""
-        text = chunk if isinstance(chunk, str) else self._decoder.decode(chunk)
-        return self._feed_text(text)
+        return self._events(self._decoder.feed(chunk))
 
     def close(self) -> list[Event]:
-        """End of body: flush a final event that lacked its blank line (marked `unterminated`)."""
-        text = self._decoder.decode(b"", final=True)
-        events = self._feed_text(text)
-        if self._pending_parts:
-            self._line("".join(self._pending_parts))
-            self._pending_parts = []
-        if self._data:
-            self.wire.unterminated = True
-            event = self._dispatch()
-            if event is not None:
-                events.append(event)
+        """End of body: a final event that lacked its blank line is kept and marked (`wire.unterminated`)."""
+        events = self._events(self._decoder.close())
+        self.wire.unterminated = self._decoder.wire.unterminated
         return events
 
-    def _feed_text(self, text: str) -> list[Event]:
-        if not text:
-            return []
-        if not self._started:
-            self._started = True
-            if text.startswith("\ufeff"):
-                text = text[1:]
-        if self._skip_lf and text.startswith("\n"):
-            text = text[1:]
-        self._skip_lf = text.endswith("\r")
-        if "\n" not in text and "\r" not in text:  # no line ends: just remember it (no quadratic re-joining)
-            self._pending_parts.append(text)
-            return []
-        lines = _LINE_END.split(text)
-        if self._pending_parts:
-            lines[0] = "".join(self._pending_parts) + lines[0]
-        tail = lines.pop()  # after the last line end: an incomplete line (often "")
-        self._pending_parts = [tail] if tail else []
+    def _events(self, blocks: list[SSEBlock]) -> list[Event]:
         events: list[Event] = []
-        for line in lines:
-            event = self._line(line)
-            if event is not None:
-                events.append(event)
-        return events
-
-    def _line(self, line: str) -> Event | None:
-        if not line:
-            return self._dispatch()
-        if line[0] == ":":
-            return None
-        name, colon, value = line.partition(":")
-        if colon and value.startswith(" "):
-            value = value[1:]
-        if name == "data":
-            self._data.append(value)
-        elif name == "event":
-            self._event_name = value
-        return None  # `id`, `retry` and unknown fields do not matter to a Responses client
-
-    def _dispatch(self) -> Event | None:
-        if not self._data:
-            self._event_name = None
-            return None
-        payload = "\n".join(self._data)
-        name = self._event_name
-        self._data = []
-        self._event_name = None
         wire = self.wire
-        if wire.done_index is not None:
-            wire.after_done.append(payload)
-            return None
-        if payload.strip() == DONE_SENTINEL:
-            wire.done_index = self._events_seen
-            return None
-        self._events_seen += 1
-        wire.event_names.append(name)
-        return decode_payload(payload)
+        for block in blocks:
+            if block.data is None:
+                continue
+            if wire.done_index is not None:
+                wire.after_done.append(block.data)
+                continue
+            if block.is_done:
+                wire.done_index = self._events_seen
+                continue
+            self._events_seen += 1
+            wire.event_names.append(block.event)
+            events.append(_located(decode_payload(block.data), block.line))
+        return events
 
 
 def parse_sse(
@@ -190,90 +156,26 @@ def parse_sse(
     return Stream(events, offsets, parser.wire, source_name)
 
 
-def looks_like_sse(text: str) -> bool:
-    """True when some line starts with an SSE field (`data:`, `event:`); else treat as jsonl."""
-    for line in text.splitlines():
-        stripped = line.lstrip("\ufeff")
-        if stripped.startswith(("data:", "event:", ":")) or stripped == "data":
-            return True
-        if stripped.strip():
-            return False  # the first non-blank line decides
-    return False
-
-
 def parse_text(text: str | bytes, *, source_name: str = "<text>") -> Stream:
     """SSE or jsonl text, whichever it looks like."""
-    if isinstance(text, (bytes, bytearray, memoryview)):
-        raw = bytes(text)
-        sniff = raw[:4096].decode("utf-8", errors="replace")
-        return parse_sse(raw, source_name=source_name) if looks_like_sse(sniff) else parse_jsonl(raw, source_name=source_name)
-    return parse_sse(text, source_name=source_name) if looks_like_sse(text) else parse_jsonl(text, source_name=source_name)
-
-
-# --- The edge: files and whatever else a caller has ----------------------------------------------
-
-
-def parse_recording(path: str | os.PathLike[str]) -> Stream:
-    """A kit recording (`.json` written by kit.recording): exact body bytes, timing, content type."""
-    from kit.recording import load_recording  # lazy: recording depends on the HTTP stack
-
-    recording = load_recording(Path(path))
-    headers = {key.lower(): value for key, value in (recording.response_headers or {}).items()}
-    stream = parse_sse(
-        recording.response_chunks(),
-        content_type=headers.get("content-type"),
-        status=recording.status,
-        source_name=str(path),
-    )
-    error = getattr(recording, "error", None)
-    if error and stream.wire is not None:
-        stream.wire.transport_error = str(error.get("message", error) if isinstance(error, dict) else error)
-    return stream
-
-
-def parse_file(path: str | os.PathLike[str]) -> Stream:
-    """A `.jsonl` fixture, a kit recording `.json` (or a `.json` list of events), or a saved SSE body."""
-    path = Path(path)
-    data = path.read_bytes()
-    if path.suffix == ".json":
-        if data.lstrip()[:1] == b"[":  # a saved list of event objects
-            try:
-                items = json.loads(data)
-            except ValueError as exc:
-                raise ValueError(f"{path}: not valid JSON ({exc}); expected a kit recording or a list of events") from exc
-            return parse_events(items, source_name=str(path))
-        return parse_recording(path)
-    if path.suffix == ".jsonl":
-        return parse_jsonl(data, source_name=str(path))
-    return parse_text(data, source_name=str(path))
-
-
-def _is_path(source: Any) -> bool:
-    if isinstance(source, os.PathLike):
-        return True
-    return (
-        isinstance(source, str)
-        and "\n" not in source
-        and len(source) < 4096
-        and not source.lstrip().startswith(("data:", "event:", "{", ":"))
-        and source.strip() != ""
-    )
+    if looks_like_sse(text):
+        return parse_sse(text, source_name=source_name)
+    return parse_jsonl(text, source_name=source_name)
 
 
 def parse(source: Any, *, source_name: str | None = None) -> Stream:
     """Whatever holds a Responses stream, as a `Stream`.
 
-    Accepts: a `Stream` (returned as is); a path (`.jsonl`, kit recording `.json`,
-    SSE text otherwise); SSE or jsonl as `str`/`bytes`; an iterable of SSE chunks
-    (`bytes`/`str`) or of `(arrival offset, bytes)` pairs; an iterable of event
-    dicts, `Event`s or openai SDK event objects. Bad payloads become `NotJSONEvent`s;
-    only an unreadable file (or a source of an unknown kind) raises.
+    Accepts: a `Stream` (returned as is); SSE or jsonl as `str`/`bytes`; an
+    iterable of SSE chunks (`bytes`/`str`) or of `(arrival offset, bytes)` pairs;
+    an iterable of event dicts, `Event`s or openai SDK event objects. Bad payloads
+    become `NotJSONEvent`s. It reads no files: a text is a stream, never a path;
+    `kit.load(path)` reads a capture or a recording from disk.
     """
     if isinstance(source, Stream):
         return source
-    if _is_path(source):
-        stream = parse_file(source)
-        return stream if source_name is None else _renamed(stream, source_name)
+    if isinstance(source, os.PathLike):
+        raise TypeError(f"kit.events.parse reads no files; load {os.fspath(source)!r} with kit.load(path)")
     if isinstance(source, (str, bytes, bytearray, memoryview)):
         return parse_text(source, source_name=source_name or "<text>")
     if isinstance(source, dict) or not isinstance(source, Iterable):
@@ -291,5 +193,28 @@ def parse(source: Any, *, source_name: str | None = None) -> Stream:
     return parse_events(rest, source_name=source_name or "<events>")
 
 
-def _renamed(stream: Stream, source_name: str) -> Stream:
-    return Stream(stream.events, stream.offsets, stream.wire, source_name)
+
+
+
+def sse_payloads(body: Iterable[bytes | str]) -> Iterator[dict[str, Any]]:
+    """The JSON objects of an SSE body as they arrive (up to `[DONE]`), read by the kit's one decoder.
+
+    `body` is byte chunks (`iter_bytes()`) or text lines without their line ends
+    (`iter_lines()`). For callers that want plain dicts (benchmarks, tests of a
+    server): a payload that is not one JSON object raises ValueError naming it;
+    `parse_sse` keeps it as an event the validator reports instead.
+    """
+    parser = SSEParser()
+    for piece in body:
+        events = parser.feed(piece + "\n" if isinstance(piece, str) else piece)
+        yield from _payloads(events)
+    yield from _payloads(parser.close())
+
+
+def _payloads(events: list[Event]) -> Iterator[dict[str, Any]]:
+    for event in events:
+        if isinstance(event, NotJSONEvent):
+            line = f" (line {event.line})" if event.line is not None else ""
+            raise ValueError(f"the event stream has a payload that is not JSON{line}: {event.payload[:200]!r}; "
+                             "`kit check` on a recording of it shows the whole stream judged")
+        yield event.raw

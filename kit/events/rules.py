@@ -54,6 +54,9 @@ _CATALOG: tuple[Rule, ...] = (
     _rule("sse.event-name", W, "an event: line, when present, equals the JSON type", "OR", openresponses=E),
     _rule("sse.done-sentinel", None, "stream ends with data: [DONE] (openresponses only)", "OR", openresponses=E),
     _rule("sse.after-done", E, "nothing follows [DONE]", "Conv"),
+    _rule("sse.unterminated", E, "the last event ends with a blank line (the body does not end inside an event)",
+          "SDK (openai-python's decoder drops an unterminated last event)", core=True),
+    _rule("sse.utf8", E, "the body is UTF-8", "WHATWG SSE (UTF-8 only)", core=True),
     # Events
     _rule("event.schema", E, "string type, integer sequence_number, required fields of the type, integer indices >= 0, enum values", "SDK, OR", core=True),
     _rule("event.unknown-type", W, "type outside the known catalog (openresponses: must be slug-prefixed vendor:name, else an error); unknown fields", "OR"),

@@ -1,5 +1,8 @@
 """Store an SSE body readably (each event's data as parsed JSON) and get the exact bytes back.
 
+The blocks are the ones the kit's one SSE decoder (`kit.events.sse`) sees, so a
+recording and `kit check` cut a body the same way.
+
 Each event block is kept as `{"event": name?, "data": parsed}`; the stream's
 line ending, `data:` prefix and JSON style are stored once, and a block whose
 bytes these cannot reproduce keeps its exact text in `"raw"`. Chunk
@@ -10,10 +13,9 @@ so the exact byte chunks are recoverable.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-_BLOCK_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+from kit.events.sse import SSEBlock, decode_sse as split_blocks
 
 JSON_STYLES: dict[str, dict[str, Any]] = {
     "compact": {"separators": (",", ":"), "ensure_ascii": False},
@@ -24,25 +26,22 @@ JSON_STYLES: dict[str, dict[str, Any]] = {
 
 
 def encode_sse(body: bytes) -> dict[str, Any]:
-    """Split a complete or truncated SSE body into readable events."""
-    blocks: list[bytes] = []
-    pos = 0
-    for match in _BLOCK_END.finditer(body):
-        blocks.append(body[pos : match.end()])
-        pos = match.end()
-    tail = body[pos:]
+    """Split a complete or truncated SSE body into readable events (blocks as the kit's one SSE decoder sees them)."""
+    blocks, _ = split_blocks(body)
     eol = "\r\n" if b"\r\n" in body[:4096] else "\n"
     prefix = "data: " if b"data: " in body[:4096] or b"data:" not in body[:4096] else "data:"
-    style = _guess_style(blocks, eol, prefix)
+    complete = [block for block in blocks if block.terminated]
+    style = _guess_style(complete, eol, prefix)
     events = []
-    for block in blocks:
-        text = block.decode("utf-8", "surrogateescape")
-        event = _parse_block(text)
+    for block in complete:
+        text = block.raw.decode("utf-8", "surrogateescape")
+        event = _readable(block)
         if event is None or _render(event, eol, prefix, style) != text:
             event = dict(event or {})
             event["raw"] = text
         events.append(event)
     out: dict[str, Any] = {"eol": eol, "data_prefix": prefix, "json_style": style, "events": events}
+    tail = b"".join(block.raw for block in blocks if not block.terminated)
     if tail:
         out["tail"] = tail.decode("utf-8", "surrogateescape")
     return out
@@ -55,25 +54,16 @@ def decode_sse(sse: dict[str, Any]) -> bytes:
     return "".join(parts).encode("utf-8", "surrogateescape")
 
 
-def _parse_block(text: str) -> dict[str, Any] | None:
-    """One block with at most an `event:` line and one `data:` line, else None (kept raw)."""
-    lines = text.splitlines()
-    while lines and lines[-1] == "":
-        lines.pop()
-    event: dict[str, Any] = {}
-    for line in lines:
-        field, sep, value = line.partition(":")
-        if not sep or field not in ("event", "data") or field in event:
-            return None
-        value = value[1:] if value.startswith(" ") else value
-        if field == "event":
-            event["event"] = value
-        else:
-            try:
-                event["data"] = json.loads(value) if value != "[DONE]" else value
-            except ValueError:
-                event["data"] = value
-    return event if "data" in event else None
+def _readable(block: SSEBlock) -> dict[str, Any] | None:
+    """A block with one `data:` line and at most one `event:` line before it, else None (kept raw)."""
+    if block.data is None or block.fields not in (("data",), ("event", "data")):
+        return None
+    event: dict[str, Any] = {} if block.event is None else {"event": block.event}
+    try:
+        event["data"] = json.loads(block.data) if block.data != "[DONE]" else block.data
+    except (ValueError, RecursionError):
+        event["data"] = block.data
+    return event
 
 
 def _render(event: dict[str, Any], eol: str, prefix: str, style: str) -> str:
@@ -83,12 +73,12 @@ def _render(event: dict[str, Any], eol: str, prefix: str, style: str) -> str:
     return f"{head}{prefix}{payload}{eol}{eol}"
 
 
-def _guess_style(blocks: list[bytes], eol: str, prefix: str) -> str:
+def _guess_style(blocks: list[SSEBlock], eol: str, prefix: str) -> str:
     for block in blocks[:5]:
-        event = _parse_block(block.decode("utf-8", "surrogateescape"))
+        event = _readable(block)
         if event is None or isinstance(event.get("data"), str):
             continue
-        text = block.decode("utf-8", "surrogateescape")
+        text = block.raw.decode("utf-8", "surrogateescape")
         for style in JSON_STYLES:
             if _render(event, eol, prefix, style) == text:
                 return style

@@ -71,6 +71,7 @@ def live(
     profile: str | None = "openai",
     fallback: Fallback = "terminal",
     source_name: str = "<live>",
+    offset_clock: Callable[[], float] | None = None,
 ) -> LiveSession:
     """Pass `events` through unchanged while a notebook view updates (at most `max_fps` redraws a second).
 
@@ -89,7 +90,7 @@ def live(
         sink = Sink()
     else:
         raise ValueError(f"fallback must be 'terminal' or 'none', not {fallback!r}")
-    return LiveSession(events, sink, max_fps=max_fps, profile=profile, source_name=source_name)
+    return LiveSession(events, sink, max_fps=max_fps, profile=profile, source_name=source_name, offset_clock=offset_clock)
 
 
 def show(stream: Stream | Any, violations: Iterable[Violation] | None = None, *, profile: str | None = "openai") -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Iterable, Iterator
 
-from kit.events import AccumulatedResponse, Accumulator, Event, Stream, Violation, accumulate, make_event, parse, validate_stream
+from kit.events import AccumulatedResponse, Accumulator, Event, Stream, Violation, accumulate, make_event, validate_stream
 from kit.events.parse import parse_events
 from kit.render.layout import Document, build_document
 
@@ -86,7 +86,9 @@ def document_of(
     without violations shows the stream unjudged.
     """
     if not isinstance(stream, Stream):
-        stream = parse(stream)
+        from kit.sources import to_stream
+
+        stream = to_stream(stream)
     validated_here = violations is None and profile is not None
     if validated_here:
         violations = validate_stream(stream, profile)
@@ -97,10 +99,12 @@ def document_of(
 class LiveSession:
     """Iterate it to consume `events`: each one is yielded unchanged while the sink shows the stream so far.
 
-    After iteration: `stream` (the events as `Event`s, with arrival offsets from `clock`
-    unless the source was a `Stream` with its own), `response` (accumulated),
-    `violations` (None when `profile` is None), `document` (the final state) and
-    `redraws` (every draw, including the first and the final one).
+    After iteration: `stream` (the events as `Event`s, with arrival offsets from
+    `offset_clock` (default: `clock`) unless the source was a `Stream` with its own,
+    and the source's wire facts when it has them: a `Stream`, or a live source with
+    a `wire` attribute such as a native Responses body), `response` (accumulated),
+    `violations` (None when `profile` is None; validated once, here), `document`
+    (the final state) and `redraws` (every draw, including the first and the final one).
     """
 
     def __init__(
@@ -112,8 +116,10 @@ class LiveSession:
         profile: str | None = "openai",
         source_name: str = "<live>",
         clock: Callable[[], float] = time.monotonic,
+        offset_clock: Callable[[], float] | None = None,
     ) -> None:
         self._events = events
+        self._offset_clock = offset_clock  # None: offsets read `clock` (once per event, with the redraw decision)
         self.sink = sink
         self.throttle = Throttle(max_fps)
         self.profile = profile
@@ -141,6 +147,7 @@ class LiveSession:
         events: list[Event] = []
         offsets: list[float | None] = []
         start = self._clock()
+        offset_start = self._offset_clock() if self._offset_clock is not None else start
         self.throttle.ready(start)
         self.sink.start(self._current())
         self.throttle.finished(self._clock())
@@ -149,7 +156,10 @@ class LiveSession:
             for original in self._events:
                 event = to_event(original)
                 now = self._clock()
-                offsets.append(known_offsets[len(events)] if known_offsets is not None else now - start)
+                if known_offsets is not None:
+                    offsets.append(known_offsets[len(events)])
+                else:
+                    offsets.append((self._offset_clock() if self._offset_clock is not None else now) - offset_start)
                 events.append(event)
                 self._accumulator.feed(event)
                 if self.throttle.ready(now):
@@ -161,7 +171,7 @@ class LiveSession:
             self._finish(events, offsets)
 
     def _finish(self, events: list[Event], offsets: list[float | None]) -> None:
-        self.stream = Stream(events, offsets, None, self.source_name)
+        self.stream = Stream(events, offsets, getattr(self._events, "wire", None), self.source_name)
         self.response = self._accumulator.snapshot()
         if self.profile is not None:
             self.violations = validate_stream(self.stream, self.profile)

@@ -13,7 +13,8 @@ from typing import Any
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from kit.events import Event, NotJSONEvent, Stream, UnknownEvent, accumulate, parse
+from kit.events import Event, NotJSONEvent, Stream, UnknownEvent, accumulate
+from kit.sources import to_stream
 from kit.events.model import (
     ErrorEvent,
     HostedToolStatus,
@@ -59,7 +60,7 @@ def event_family(event: Event) -> str:
 
 def timeline(stream: Stream | Any, ax: Axes | None = None, *, title: str | None = None) -> Figure:
     """Plot `stream` (a `Stream` or anything `kit.events.parse` takes); returns the figure drawn on."""
-    stream = stream if isinstance(stream, Stream) else parse(stream)
+    stream = stream if isinstance(stream, Stream) else to_stream(stream)
     response = accumulate(stream)
     rows = item_of_events(stream, response)
     lanes = [RESPONSE_LANE] + [f"#{item.output_index} {item.type or '?'}" for item in response.items]

@@ -14,7 +14,8 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from kit.events import AccumulatedResponse, Event, NotJSONEvent, Stream, Violation, accumulate, parse, validate_stream
+from kit.events import AccumulatedResponse, Event, NotJSONEvent, Stream, Violation, accumulate, validate_stream
+from kit.sources import to_stream
 from kit.events.model import ArgumentsDone, TextDone
 
 EVENT_COLUMNS = (
@@ -29,7 +30,7 @@ ITEM_COLUMNS = (
 
 
 def _stream(stream: Stream | Any) -> Stream:
-    return stream if isinstance(stream, Stream) else parse(stream)
+    return stream if isinstance(stream, Stream) else to_stream(stream)
 
 
 def delta_length(event: Event) -> int | None:

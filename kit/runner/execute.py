@@ -22,8 +22,9 @@ from typing import Any
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
 
-from kit.runner.outcome import CellError, Outcome, classify, short
-from kit.runner.summary import REPORT_ENV, read_summary
+from kit.findings import FINDINGS_ENV, NOTEBOOK_ENV, findings_dir, load_baseline
+from kit.runner.outcome import CellError, Outcome, Status, classify, judge_findings, short
+from kit.summary import REPORT_ENV, read_summary
 from kit.suites import MatrixEntry
 
 KERNEL_NAME = "python3"
@@ -148,6 +149,8 @@ def kernel_environment(job: Job, base: Mapping[str, str]) -> dict[str, str]:
     env.setdefault("KIT_REPLAY_STYLE", "fast")  # headless: no recorded pacing unless the user asks for it
     env.update(job.env)
     env[REPORT_ENV] = str(job.summary_path)
+    env[NOTEBOOK_ENV] = job.entry.notebook.id  # which known findings apply: parameters are the notebook's own
+    env[FINDINGS_ENV] = str(findings_dir_of(job, env))
     env["KIT_INFERENCE_MODE"] = str(job.parameters.get("inference_mode") or "replay")
     if job.parameters.get("recording_dir"):
         env["KIT_RECORDING_DIR"] = str(job.parameters["recording_dir"])
@@ -155,6 +158,13 @@ def kernel_environment(job: Job, base: Mapping[str, str]) -> dict[str, str]:
     if (checkout / "pyproject.toml").is_file():  # a source checkout: importable even when not installed
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(checkout), env.get("PYTHONPATH", "")) if p)
     return env
+
+
+def findings_dir_of(job: Job, environ: Mapping[str, str]) -> Path:
+    """The baselines the kernel and the judgement both read: $KIT_FINDINGS_DIR (of the run's environment or
+    its --env), else the project's `findings/`, found from the notebook's folder."""
+    env = {**environ, **job.env}
+    return findings_dir(env, start=job.entry.notebook.path.parent)
 
 
 def _cell_error(exc: BaseException, timeout: float | None) -> CellError:
@@ -205,6 +215,11 @@ def run_job(job: Job, *, base_env: Mapping[str, str] | None = None) -> Outcome:
     if error is not None and error.execution_count is None and job.kernel_log_path.is_file():
         message += f"\nkernel log: {job.kernel_log_path}"  # the kernel died or never started: its own words
     summary = read_summary(job.summary_path) or {}
+    try:
+        baseline = load_baseline(setup, findings_dir_of(job, base_env or os.environ))
+        status, message, findings = judge_findings(status, message, summary, baseline, ref.id)
+    except ValueError as exc:  # a baseline that cannot be read fails this setup's runs, saying which file
+        status, message, findings = Status.FAILED, str(exc), ()
     executed = job.executed_path if job.executed_path.is_file() else None
     page = None
     if job.render_html and executed is not None:
@@ -217,5 +232,6 @@ def run_job(job: Job, *, base_env: Mapping[str, str] | None = None) -> Outcome:
     return Outcome(
         suite=ref.suite, name=ref.name, setup=setup, status=status, duration=duration, message=message, cell=cell,
         violations=summary.get("violations"), executed=executed, page=page, record_command=command,
+        findings=findings,
     )
 

@@ -1,8 +1,12 @@
 """From options to jobs, and jobs to outcomes: the matrix of notebooks × setups.
 
-`plan` and `shard` are pure. `run_jobs` runs jobs on worker threads: each job
-is one papermill execution in its own kernel process, so threads are enough
-(the work happens in the kernels) and cheaper than worker processes.
+The one planner and the one pool of `kit run` and the pytest plugin:
+`resolve` turns options into a run (the setups with recordings found on
+disk), `job_for`/`plan` make jobs (pure), and `JobPool` runs them on worker
+threads: each job is one papermill execution in its own kernel process, so
+threads are enough (the work happens in the kernels) and cheaper than worker
+processes. `kit run` hands the pool the whole plan (`run_jobs`); the plugin
+hands it each item's job and the next few (pytest runs items in order).
 `managed_stack` starts a setup's managed server for the run and stops it.
 """
 
@@ -11,15 +15,15 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from kit.recording.modes import InferenceMode
+from kit.setups.modes import InferenceMode, recorded_setups
 from kit.runner.execute import DEFAULT_CELL_TIMEOUT, DEFAULT_START_TIMEOUT, Job, run_job
 from kit.runner.outcome import Outcome
-from kit.setups.options import OptionError, ResolvedRun, StackConfig
-from kit.suites import NotebookRef, matrix
+from kit.setups.options import OptionError, ResolvedRun, RunOptions, StackConfig, resolve_recording_dir, resolve_run
+from kit.suites import MatrixEntry, NotebookRef, matrix
 
 
 @dataclass(frozen=True)
@@ -44,52 +48,93 @@ def shard(jobs: Sequence[Job], which: Shard | None) -> list[Job]:
     return [job for i, job in enumerate(jobs) if i % which.count == which.index - 1]
 
 
+def job_for(run: ResolvedRun, entry: MatrixEntry, out_dir: Path, *, stack_url: str | None = None,
+            cell_timeout: float | None = DEFAULT_CELL_TIMEOUT, start_timeout: float = DEFAULT_START_TIMEOUT,
+            render_html: bool = True) -> Job:
+    """The job of one notebook × setup of the run."""
+    setup = next((s for s in run.setups if s.name == entry.setup), None)
+    if setup is None:
+        raise OptionError(f"{entry.id}: setup {entry.setup!r} is not one of this run's setups "
+                          f"({', '.join(s.name for s in run.setups) or 'none'})")
+    return Job(entry=entry, parameters=run.parameters(setup, stack_url), replaying=run.mode is InferenceMode.REPLAY,
+               out_dir=out_dir, env=run.env, cell_timeout=cell_timeout, start_timeout=start_timeout,
+               render_html=render_html)
+
+
 def plan(run: ResolvedRun, notebooks: Sequence[NotebookRef], out_dir: Path, *, stack_url: str | None = None,
          cell_timeout: float | None = DEFAULT_CELL_TIMEOUT, start_timeout: float = DEFAULT_START_TIMEOUT,
          render_html: bool = True) -> list[Job]:
     """One job per notebook × setup, in the matrix's stable order."""
-    setups = {s.name: s for s in run.setups}
-    return [
-        Job(entry=entry, parameters=run.parameters(setups[entry.setup], stack_url),
-            replaying=run.mode is InferenceMode.REPLAY, out_dir=out_dir, env=run.env,
-            cell_timeout=cell_timeout, start_timeout=start_timeout, render_html=render_html)
-        for entry in matrix(notebooks, setups)
-    ]
+    return [job_for(run, entry, out_dir, stack_url=stack_url, cell_timeout=cell_timeout, start_timeout=start_timeout,
+                    render_html=render_html)
+            for entry in matrix(notebooks, [s.name for s in run.setups])]
 
 
-def recorded_setups(recording_dir: Path) -> list[str]:
-    """Setup folders of a recording directory that hold at least one recording."""
-    if not recording_dir.is_dir():
-        return []
-    return sorted(p.name for p in recording_dir.iterdir()
-                  if p.is_dir() and not p.name.startswith(".") and next(p.rglob("*.json"), None) is not None)
+def resolve(options: RunOptions, *, environ: Mapping[str, str], cwd: Path) -> ResolvedRun:
+    """Options -> a run: the known setups, and those with recordings as the default choice. Raises OptionError."""
+    from kit.setups.registry import load_setups
+
+    recorded = recorded_setups(resolve_recording_dir(options, environ, cwd))
+    return resolve_run(options, known=load_setups(), recorded=recorded, environ=environ, cwd=cwd)
+
+
+class JobPool:
+    """Runs jobs `workers` at a time on threads; each job once, its outcome asked for once.
+
+    `submit` starts a job (again asking for a job already started does
+    nothing); `outcome` waits for it. Closing cancels what has not started;
+    notebooks already running finish in their kernels.
+    """
+
+    def __init__(self, workers: int = 1, *, base_env: Mapping[str, str] | None = None,
+                 on_start: Callable[[Job], None] | None = None, name: str = "kit-run") -> None:
+        if workers < 1:
+            raise OptionError(f"--workers {workers}: must be at least 1")
+        self.workers = workers
+        self._base_env = base_env
+        self._on_start = on_start
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        self._futures: dict[Path, Future[Outcome]] = {}
+
+    def _run(self, job: Job) -> Outcome:
+        if self._on_start:
+            self._on_start(job)
+        return run_job(job, base_env=self._base_env)
+
+    def submit(self, job: Job) -> Future[Outcome]:
+        if job.stem not in self._futures:  # a job's files are its identity: <out>/<setup>/<suite>/<name>
+            self._futures[job.stem] = self._pool.submit(self._run, job)
+        return self._futures[job.stem]
+
+    def outcome(self, job: Job) -> Outcome:
+        future = self.submit(job)
+        del self._futures[job.stem]
+        return future.result()
+
+    def close(self, *, cancel: bool = False, wait: bool = True) -> None:
+        """Stop: `cancel` drops jobs not started yet; `wait` waits for the running ones."""
+        self._pool.shutdown(wait=wait, cancel_futures=cancel)
+
+    def __enter__(self) -> JobPool:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        failed = kind is not None  # Ctrl-C: start nothing new, and do not wait
+        self.close(cancel=failed, wait=not failed)
 
 
 def run_jobs(jobs: Sequence[Job], *, workers: int = 1, on_start: Callable[[Job], None] | None = None,
              on_done: Callable[[Job, Outcome], None] | None = None,
              base_env: Mapping[str, str] | None = None) -> list[Outcome]:
     """Run every job, `workers` at a time; outcomes come back in the jobs' order."""
-    if workers < 1:
-        raise OptionError(f"--workers {workers}: must be at least 1")
-
-    def one(job: Job) -> Outcome:
-        if on_start:
-            on_start(job)
-        return run_job(job, base_env=base_env)
-
-    outcomes: dict[int, Outcome] = {}
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kit-run")
-    try:
-        futures = {pool.submit(one, job): i for i, job in enumerate(jobs)}
+    with JobPool(workers, base_env=base_env, on_start=on_start) as pool:
+        futures = {pool.submit(job): i for i, job in enumerate(jobs)}
+        outcomes: dict[int, Outcome] = {}
         for future in as_completed(futures):
             i = futures[future]
             outcomes[i] = future.result()
             if on_done:
                 on_done(jobs[i], outcomes[i])
-    except BaseException:  # Ctrl-C: start nothing new; notebooks already running finish in their kernels
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
     return [outcomes[i] for i in range(len(jobs))]
 
 

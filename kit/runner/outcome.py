@@ -2,6 +2,9 @@
 
 A replay miss is "not recorded" (with the command that records it) and a
 missing capability is "unsupported": neither is a pass, neither a failure.
+A peer's streams that break exactly the rules its baseline lists
+(`findings/<setup>.toml`, judged by `kit.findings.judge`) are "known
+findings": facts about the peer, not a failure of the kit.
 Everything else that raised is a failure told in a few lines: the cell's first
 line and the error, never papermill's internals.
 """
@@ -12,7 +15,10 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kit.findings import Baseline
 
 REPLAY_MISS = "ReplayMiss"
 CAPABILITY_MISSING = "CapabilityMissing"
@@ -25,6 +31,7 @@ class Status(str, Enum):
     FAILED = "failed"
     NOT_RECORDED = "not recorded"
     UNSUPPORTED = "unsupported"
+    KNOWN_FINDINGS = "known findings"
 
     @property
     def is_failure(self) -> bool:
@@ -54,6 +61,7 @@ class Outcome:
     executed: Path | None = None  # the executed .ipynb
     page: Path | None = None  # its HTML page
     record_command: str | None = None
+    findings: tuple[dict[str, str], ...] = ()  # known findings seen: rule, event, seen, reason, upstream
 
     @property
     def id(self) -> str:
@@ -65,6 +73,7 @@ class Outcome:
             "duration": round(self.duration, 3), "message": self.message, "cell": self.cell,
             "violations": self.violations, "executed": str(self.executed) if self.executed else None,
             "page": str(self.page) if self.page else None, "record_command": self.record_command,
+            "findings": [dict(f) for f in self.findings],
         }
 
 
@@ -111,3 +120,27 @@ def classify(error: CellError | None, *, replaying: bool, setup: str, suite: str
         return Status.FAILED, body, "", None
     where = f"In [{error.execution_count}]" if error.execution_count is not None else "cell"
     return Status.FAILED, f"{where}: {cell}\n{body}" if cell else f"{where}\n{body}", cell, None
+
+
+def judge_findings(status: Status, message: str, summary: dict[str, Any] | None, baseline: Baseline,
+                   notebook: str) -> tuple[Status, str, tuple[dict[str, str], ...]]:
+    """A finished execution against its setup's known findings (only one that ran to the end is judged).
+
+    The error rule ids come from the notebook's summary (`error_rules`); a
+    notebook that left none broke none.
+    """
+    from kit.findings import FAILED, KNOWN, judge
+
+    if status is not Status.PASSED:
+        return status, message, ()
+    violations = (summary or {}).get("violations") or {}
+    errors = violations.get("error_rules") or []
+    verdict = judge(errors, baseline, notebook)
+    seen = violations.get("error_events") or {}
+    findings = tuple({"rule": f.rule, "event": f.event, "seen": str(seen.get(f.rule, "")), "reason": f.reason,
+                      "upstream": f.upstream} for f in verdict.known)
+    if verdict.status == FAILED:
+        return Status.FAILED, verdict.message, findings
+    if verdict.status == KNOWN:
+        return Status.KNOWN_FINDINGS, f"{len(findings)} known finding(s): " + ", ".join(f["rule"] for f in findings), findings
+    return status, message, findings

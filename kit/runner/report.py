@@ -89,6 +89,7 @@ STATUS_STYLE = {
     Status.FAILED: ("#cf222e", "#ffebe9"),
     Status.NOT_RECORDED: ("#6e7781", "#f6f8fa"),
     Status.UNSUPPORTED: ("#9a6700", "#fff8c5"),
+    Status.KNOWN_FINDINGS: ("#8250df", "#fbefff"),
 }
 
 _INDEX_CSS = """
@@ -101,6 +102,44 @@ code, pre { font: 12px monospace; } pre { white-space: pre-wrap; margin: 4px 0 0
 details > summary { cursor: pointer; font-size: 12px; color: #57606a; }
 .totals span { margin-right: 16px; }
 """
+
+
+_FINDINGS_CSS = """
+.kit-findings h2 { font-size: 16px; margin: 24px 0 8px; }
+.kit-findings table { margin-bottom: 8px; } .kit-findings td.kit-finding-rule { font-family: monospace; white-space: nowrap; }
+.kit-findings .kit-finding-seen { color: #57606a; font-size: 12px; }
+.kit-finding-list { margin: 4px 0 0; padding-left: 18px; font-size: 12px; }
+"""
+
+
+def _link(url: str) -> str:
+    if not url:
+        return '<span class="meta">no upstream issue known</span>'
+    return f'<a href="{html.escape(url)}">{html.escape(url)}</a>'
+
+
+def _findings_section(outcomes: Sequence[Outcome]) -> str:
+    """Each setup's known findings seen in this run: notebook, rule, event, reason, upstream link."""
+    by_setup: dict[str, list[tuple[Outcome, Mapping[str, str]]]] = {}
+    for outcome in outcomes:
+        for finding in outcome.findings:
+            by_setup.setdefault(outcome.setup, []).append((outcome, finding))
+    if not by_setup:
+        return ""
+    out = ['<section class="kit-findings">']
+    for setup in sorted(by_setup):
+        out.append(f'<h2 id="findings-{html.escape(setup)}">Known findings on {html.escape(setup)}</h2>')
+        out.append("<table><thead><tr><th>notebook</th><th>rule</th><th>event</th><th>reason</th><th>upstream</th>"
+                   "</tr></thead><tbody>")
+        for outcome, f in by_setup[setup]:
+            seen = f'<div class="kit-finding-seen">seen: {html.escape(f.get("seen", ""))}</div>' if f.get("seen") else ""
+            out.append(f'<tr><td class="nb">{html.escape(outcome.suite)}/{html.escape(outcome.name)}</td>'
+                       f'<td class="kit-finding-rule">{html.escape(f.get("rule", ""))}</td>'
+                       f'<td>{html.escape(f.get("event", ""))}{seen}</td><td>{html.escape(f.get("reason", ""))}</td>'
+                       f'<td>{_link(f.get("upstream", ""))}</td></tr>')
+        out.append("</tbody></table>")
+    out.append("</section>")
+    return "\n".join(out)
 
 
 def _rel(path: Path | None, root: Path) -> str | None:
@@ -134,6 +173,10 @@ def _cell_html(outcome: Outcome, root: Path) -> str:
         parts.append(f"<div class=\"meta\">record with:</div><pre>{html.escape(outcome.record_command)}</pre>")
     elif outcome.status is Status.FAILED and outcome.message:
         parts.append(f"<pre>{html.escape(outcome.message)}</pre>")
+    elif outcome.status is Status.KNOWN_FINDINGS and outcome.findings:
+        parts.append('<ul class="kit-finding-list">' + "".join(
+            f'<li><code>{html.escape(f.get("rule", ""))}</code> — {html.escape(f.get("reason", ""))} — '
+            f'{_link(f.get("upstream", ""))}</li>' for f in outcome.findings) + "</ul>")
     elif outcome.status is Status.UNSUPPORTED and outcome.message:
         parts.append(f"<details><summary>why</summary><pre>{html.escape(outcome.message)}</pre></details>")
     parts.append("</td>")
@@ -148,7 +191,7 @@ def render_index(outcomes: Sequence[Outcome], *, root: Path, title: str = "kit r
     by_key = {(o.suite, o.name, o.setup): o for o in outcomes}
     counts = {status: sum(o.status is status for o in outcomes) for status in Status}
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-           f"<title>{html.escape(title)}</title><style>{_INDEX_CSS}</style></head><body>",
+           f"<title>{html.escape(title)}</title><style>{_INDEX_CSS}{_FINDINGS_CSS}</style></head><body>",
            f"<h1>{html.escape(title)}</h1>"]
     if meta:
         out.append('<p class="meta">' + " &middot; ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in meta.items())
@@ -167,6 +210,9 @@ def render_index(outcomes: Sequence[Outcome], *, root: Path, title: str = "kit r
                 out.append(_cell_html(outcome, root) if outcome else '<td class="meta">not run</td>')
             out.append("</tr>")
         out.append("</tbody></table>")
+        section = _findings_section(outcomes)
+        if section:
+            out.append(section)
     out.append("</body></html>")
     return "\n".join(out)
 

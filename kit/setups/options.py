@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kit.recording.modes import DIR_ENV, MODE_ENV, InferenceMode, default_recording_dir
+from kit.setups.modes import InferenceMode, resolve_mode
+from kit.setups.modes import resolve_recording_dir as resolve_modes_recording_dir
 from kit.setups.registry import Setup
 
 SERVER_PREFIX = "server:"
@@ -85,18 +86,32 @@ class ResolvedRun:
         """
         o = self.options
         stack = stack_url or (self.stack.base_url if self.stack else None)
+        models = setup_models(setup, text_model=o.text_model, vision_model=o.vision_model,
+                              embedding_model=o.embedding_model, embedding_dimension=o.embedding_dimension)
         return {
             "setup": setup.name,
             "inference_mode": self.mode.value,
-            "text_model": o.text_model or setup.text_model,
-            "vision_model": o.vision_model or setup.vision_model,
-            "embedding_model": o.embedding_model or setup.embedding_model,
-            "embedding_dimension": o.embedding_dimension if o.embedding_dimension is not None else setup.embedding_dimension,
+            **models,
             "judge_model": o.judge_model,
             "stack_config": stack,
             "recording_dir": str(self.recording_dir),
             "env": dict(self.env),
         }
+
+
+def setup_models(setup: Setup, *, text_model: str | None = None, vision_model: str | None = None,
+                 embedding_model: str | None = None, embedding_dimension: int | None = None) -> dict[str, Any]:
+    """The models a run uses: what was given wins, the setup's defaults fill the rest.
+
+    One rule for `kit run`, pytest and `kit.notebook.start`: a model name that is
+    None or "" was not given; a dimension was given unless it is None.
+    """
+    return {
+        "text_model": text_model or setup.text_model,
+        "vision_model": vision_model or setup.vision_model,
+        "embedding_model": embedding_model or setup.embedding_model,
+        "embedding_dimension": embedding_dimension if embedding_dimension is not None else setup.embedding_dimension,
+    }
 
 
 def split_names(values: Iterable[str] | str | None) -> tuple[str, ...]:
@@ -155,14 +170,11 @@ def parse_stack_config(value: str | None, setups: Mapping[str, Setup]) -> StackC
 
 
 def parse_mode(flag: str | None, environ: Mapping[str, str]) -> InferenceMode:
-    for source, value in (("--inference-mode", flag), (MODE_ENV, environ.get(MODE_ENV))):
-        if value:
-            try:
-                return InferenceMode(value.strip().lower())
-            except ValueError:
-                choices = ", ".join(m.value for m in InferenceMode)
-                raise OptionError(f"{source} {value!r}: choose one of {choices}") from None
-    return InferenceMode.REPLAY
+    """`kit.setups.modes.resolve_mode` (the one resolution), its error as an option error."""
+    try:
+        return resolve_mode(flag=flag, environ=environ)
+    except ValueError as exc:
+        raise OptionError(str(exc)) from None
 
 
 def select_setups(requested: tuple[str, ...], stack: StackConfig | None, known: Mapping[str, Setup],
@@ -179,11 +191,8 @@ def select_setups(requested: tuple[str, ...], stack: StackConfig | None, known: 
 
 
 def resolve_recording_dir(options: RunOptions, environ: Mapping[str, str], cwd: Path) -> Path:
-    """--recording-dir, else $KIT_RECORDING_DIR, else the project's `recordings/`; relative to `cwd`."""
-    given = options.recording_dir or (Path(environ[DIR_ENV]) if environ.get(DIR_ENV) else None)
-    if given is None:
-        return default_recording_dir(cwd)
-    return given if given.is_absolute() else cwd / given
+    """`kit.setups.modes.resolve_recording_dir` (the one resolution) for a run's options, relative to `cwd`."""
+    return resolve_modes_recording_dir(flag=options.recording_dir, environ=environ, cwd=cwd)
 
 
 def resolve_run(options: RunOptions, *, known: Mapping[str, Setup], recorded: Collection[str],
@@ -203,7 +212,10 @@ def resolve_run(options: RunOptions, *, known: Mapping[str, Setup], recorded: Co
         raise OptionError(f"--stack-config server:{stack.server_setup} serves setup {stack.server_setup!r} only; "
                           f"drop --setup or choose --setup {stack.server_setup}")
     if mode.needs_server:
-        missing = sorted({s.key_env for s in setups if s.key_env and not environ.get(s.key_env)})
+        # A managed server started for this run makes its own key (litellm's per-run master key) and sets it.
+        started_here = stack.server_setup if stack is not None else None
+        missing = sorted({s.key_env for s in setups
+                          if s.key_env and not environ.get(s.key_env) and s.name != started_here})
         if missing:
             raise OptionError(f"--inference-mode {mode.value} talks to the servers and needs their keys: "
                               f"set {', '.join(missing)} in the environment (keys are never flags or parameters)")

@@ -96,7 +96,7 @@ def test_native_and_bridged_views_of_one_server_side_by_side(loopback: Any) -> N
     assert json.loads(loopback.requests[0]["body"])["model"] == get_setup("vllm").text_model
     assert loopback.requests[0]["path"].endswith("/responses")
     assert loopback.requests[1]["path"].endswith("/chat/completions")
-    assert native[-1]["type"] == bridged[-1]["type"] == "response.completed"
+    assert native[-1].raw["type"] == bridged[-1]["type"] == "response.completed"  # native: Events from the one decoder
     assert_valid(bridged)
 
 
@@ -235,18 +235,12 @@ def test_function_calls_of_the_client_end_the_response_after_the_search(stores: 
     assert_valid(events)
 
 
-def test_native_view_yields_the_servers_own_payloads(loopback: Any) -> None:
+def test_native_view_yields_the_servers_own_payloads_with_wire_facts(loopback: Any) -> None:
     client = openai_client(loopback.base_url)
-    native = list(responses_stream(client, get_setup("vllm"), {"input": "hi", "metadata": {"fixture": NATIVE}}))
+    native = responses_stream(client, get_setup("vllm"), {"input": "hi", "metadata": {"fixture": NATIVE}})
+    events = list(native)
     captured = [json.loads(line) for line in (Path(__file__).resolve().parents[1] / "captures"
                                                / NATIVE).read_text(encoding="utf-8").splitlines() if line.strip()]
-    assert native == captured
-
-
-def test_sse_payloads_join_data_lines_and_name_garbage() -> None:
-    from kit.bridge.service import sse_payloads
-
-    assert list(sse_payloads(["event: x", 'data: {"a":', "data: 1}", "", "data: [DONE]", "", 'data: {"b": 2}'])) == [
-        {"a": 1}]
-    with pytest.raises(ValueError, match="not JSON.*kit check"):
-        list(sse_payloads(["data: {oops", ""]))
+    assert [event.raw for event in events] == captured
+    assert native.wire is not None and native.wire.content_type.startswith("text/event-stream")
+    assert native.wire.status == 200 and native.wire.event_names == [e["type"] for e in captured]

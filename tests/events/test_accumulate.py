@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from kit.sources import load as kit_load
 from kit.events import Accumulator, accumulate, parse, parse_events
 from tests.events._streams import fixture_names, load, mutated, path_of, split_lifecycles
 
@@ -90,17 +91,17 @@ def test_text_is_rebuilt_from_deltas_not_copied_from_the_done_events() -> None:
 
 
 def test_reasoning_summaries_and_raw_reasoning_text_are_kept() -> None:
-    summary = accumulate(parse(path_of("fantasy__o4-mini-reasoning-summary")))
+    summary = accumulate(kit_load(path_of("fantasy__o4-mini-reasoning-summary")))
     deltas = "".join(e["delta"] for e in load("fantasy__o4-mini-reasoning-summary") if e["type"] == "response.reasoning_summary_text.delta")
     assert summary.summary_text.replace("\n\n", "") == deltas.replace("\n\n", "") and deltas
-    reasoning = accumulate(parse(path_of("pydantic-ai__openrouter-gpt-oss-20b-reasoning-text")))
+    reasoning = accumulate(kit_load(path_of("pydantic-ai__openrouter-gpt-oss-20b-reasoning-text")))
     assert reasoning.reasoning_text.startswith("The user asks")
     assert reasoning.items[0].type == "reasoning" and reasoning.items[0].reasoning_text == reasoning.reasoning_text
     assert reasoning.text == "4" or "4" in reasoning.text
 
 
 def test_annotations_are_kept_per_part() -> None:
-    response = accumulate(parse(path_of("openai-dotnet__gpt4o-mini-web-search")))
+    response = accumulate(kit_load(path_of("openai-dotnet__gpt4o-mini-web-search")))
     streamed = [e["annotation"] for e in load("openai-dotnet__gpt4o-mini-web-search") if e["type"] == "response.output_text.annotation.added"]
     message = next(view for view in response.items if view.type == "message")
     assert streamed and message.annotations == streamed
@@ -108,14 +109,14 @@ def test_annotations_are_kept_per_part() -> None:
 
 
 def test_hosted_tool_status_history_and_arguments_are_exposed() -> None:
-    web = accumulate(parse(path_of("chatlas__gpt41-web-search")))
+    web = accumulate(kit_load(path_of("chatlas__gpt41-web-search")))
     search = next(view for view in web.items if view.type == "web_search_call")
     assert search.status_history == ["in_progress", "searching", "completed"]
-    call = accumulate(parse(path_of("openai-dotnet__gpt4o-mini-function-call")))
+    call = accumulate(kit_load(path_of("openai-dotnet__gpt4o-mini-function-call")))
     function = next(view for view in call.items if view.type == "function_call")
     deltas = "".join(e["delta"] for e in load("openai-dotnet__gpt4o-mini-function-call") if e["type"] == "response.function_call_arguments.delta")
     assert function.arguments == deltas and function.name == function.item["name"]
-    failed_mcp = accumulate(parse(path_of("openai-dotnet__gpt5-mcp-call-failed")))
+    failed_mcp = accumulate(kit_load(path_of("openai-dotnet__gpt5-mcp-call-failed")))
     assert any(view.status_history[-1:] == ["failed"] for view in failed_mcp.items if view.type == "mcp_call")
 
 
@@ -127,7 +128,7 @@ def test_a_value_sent_only_in_its_done_event_is_used() -> None:
 
 
 def test_incremental_snapshots_grow_and_end_equal_to_accumulate() -> None:
-    events = parse(path_of("fantasy__azure-gpt5-mini-reasoning-summary-function-call")).events
+    events = kit_load(path_of("fantasy__azure-gpt5-mini-reasoning-summary-function-call")).events
     accumulator = Accumulator()
     previous_text, previous_items = "", 0
     for event in events:
@@ -142,7 +143,7 @@ def test_incremental_snapshots_grow_and_end_equal_to_accumulate() -> None:
 
 
 def test_a_snapshot_is_not_changed_by_later_events() -> None:
-    events = parse(path_of("otel-python-contrib__gpt4o-mini-text")).events
+    events = kit_load(path_of("otel-python-contrib__gpt4o-mini-text")).events
     accumulator = Accumulator()
     for event in events[:6]:
         accumulator.feed(event)
@@ -168,7 +169,7 @@ def test_events_for_an_item_never_announced_are_kept_under_an_implicit_item() ->
 
 
 def test_rotating_item_ids_still_accumulate_into_the_announced_item() -> None:
-    response = accumulate(parse(path_of("vercel-ai__github-copilot-id-rotation")))
+    response = accumulate(kit_load(path_of("vercel-ai__github-copilot-id-rotation")))
     assert [view.type for view in response.items] == ["reasoning", "message"]
     deltas = "".join(e["delta"] for e in load("vercel-ai__github-copilot-id-rotation") if e["type"] == "response.output_text.delta")
     assert response.text == deltas

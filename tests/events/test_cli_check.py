@@ -111,4 +111,4 @@ def test_starting_after_validates_a_resumed_stream() -> None:
 def test_list_rules_prints_the_catalog_for_a_profile() -> None:
     result = runner.invoke(app, ["check", "--list-rules", "--profile", "lenient"])
     assert result.exit_code == 0
-    assert len(result.output.splitlines()) == 12 and all("error" in line for line in result.output.splitlines())
+    assert len(result.output.splitlines()) == 14 and all("error" in line for line in result.output.splitlines())

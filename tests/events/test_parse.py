@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from kit.sources import load as kit_load
 from kit.events import (
     EVENT_CLASSES,
     Event,
@@ -26,7 +27,7 @@ from tests.events._streams import fixture_names, load, path_of, to_sse
 
 @pytest.mark.parametrize("name", fixture_names())
 def test_every_fixture_parses_to_typed_events_with_raw_json_intact(name: str) -> None:
-    stream = parse(path_of(name))
+    stream = kit_load(path_of(name))
     raws = load(name)
     assert [event.raw for event in stream.events] == raws
     assert stream.offsets == [None] * len(raws)
@@ -178,23 +179,23 @@ def test_jsonl_text_and_path_and_bytes_agree(tmp_path: Path) -> None:
     copy = tmp_path / "stream.jsonl"
     copy.write_text(text, encoding="utf-8")
     from_text = parse_jsonl(text)
-    assert [e.raw for e in parse(str(copy)).events] == [e.raw for e in from_text.events]
+    assert [e.raw for e in kit_load(str(copy)).events] == [e.raw for e in from_text.events]
     assert [e.raw for e in parse(text.encode()).events] == [e.raw for e in from_text.events]
-    assert parse(copy).source == str(copy)
+    assert kit_load(copy).source == str(copy)
 
 
 def test_a_json_file_holding_a_list_of_events_parses(tmp_path: Path) -> None:
     raws = load("otel-python-contrib__gpt4o-mini-text")
     saved = tmp_path / "events.json"
     saved.write_text(json.dumps(raws), encoding="utf-8")
-    assert [e.raw for e in parse(saved).events] == raws
+    assert [e.raw for e in kit_load(saved).events] == raws
 
 
 def test_saved_sse_file_is_detected_by_content(tmp_path: Path) -> None:
     raws = load("otel-python-contrib__gpt4o-mini-text")
     saved = tmp_path / "stream.txt"
     saved.write_bytes(to_sse(raws))
-    stream = parse(saved)
+    stream = kit_load(saved)
     assert [e.raw for e in stream.events] == raws and stream.wire is not None and stream.wire.done_seen
 
 
@@ -236,7 +237,7 @@ def test_kit_recording_gives_exact_chunks_offsets_and_content_type(tmp_path: Pat
     )
     path = tmp_path / "rec.json"
     path.write_text(store.dump_recording(recording), encoding="utf-8")
-    stream = parse(path)
+    stream = kit_load(path)
     assert [e.raw for e in stream.events] == raws
     assert stream.offsets == [0.75] * len(raws)
     assert stream.wire is not None
@@ -260,7 +261,7 @@ def test_a_recording_cut_by_a_dropped_connection_says_so(tmp_path: Path) -> None
     )
     path = tmp_path / "cut.json"
     path.write_text(store.dump_recording(recording), encoding="utf-8")
-    stream = parse(path)
+    stream = kit_load(path)
     assert stream.wire is not None and stream.wire.transport_error == "peer closed connection"
     terminal = [v for v in validate_stream(stream) if v.rule == "lifecycle.one-terminal"]
     assert len(terminal) == 1 and "peer closed connection" in terminal[0].message

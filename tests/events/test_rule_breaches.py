@@ -9,6 +9,7 @@ one the rule describes.
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -112,6 +113,10 @@ BREACHES: dict[str, Breach] = {
                                 wire=lambda evs: (to_sse(evs, done=False), {})),
     "sse.after-done": Breach(TEXT, "a second terminal event after data: [DONE]",
                              wire=lambda evs: (_sse_with(evs, to_sse(evs[-1:], done=False)), {})),
+    "sse.unterminated": Breach(TEXT, "a body whose last event lost its blank line (a proxy that drops the final \\n\\n)",
+                               wire=lambda evs: (to_sse(evs, done=False)[:-2], {})),
+    "sse.utf8": Breach(TEXT, "a delta whose bytes are Latin-1, not UTF-8 (a server that encodes its own way)",
+                       wire=lambda evs: (to_sse(evs).replace(b'"delta": "', b'"delta": "\xe9', 1), {})),
     # --- events ---
     "event.schema": Breach(TEXT, "vLLM: content_index -1 (PR #30192)",
                            lambda evs: _each(evs, "response.output_text.delta", lambda e: e.update(content_index=-1))),
@@ -277,3 +282,44 @@ def test_not_json_payloads_are_reported_under_sse_json_even_from_jsonl() -> None
     stream = parse_jsonl('{"type": "response.created", "sequence_number": 0, "response": {}}\nnot json\n')
     fired = [v for v in validate_stream(stream, "lenient") if v.rule == "sse.json"]
     assert [v.index for v in fired] == [1]
+
+
+def test_the_openai_sdk_really_drops_an_unterminated_last_event() -> None:
+    """The basis of sse.unterminated, checked against the real SDK decoder rather than assumed."""
+    from openai._streaming import SSEDecoder as SDKDecoder
+
+    events = load(TEXT)
+    whole, cut = to_sse(events, done=False), to_sse(events, done=False)[:-2]
+    sdk = lambda body: [s.data for s in SDKDecoder().iter_bytes(iter([body]))]  # noqa: E731
+    assert len(sdk(whole)) == len(events) and len(sdk(cut)) == len(events) - 1
+    ours = parse_sse(cut)
+    assert len(ours.events) == len(events) and ours.wire is not None and ours.wire.unterminated
+
+
+def test_invalid_utf8_is_judged_alike_from_sse_and_from_jsonl() -> None:
+    from kit.events import parse_jsonl
+
+    latin = lambda body: body.replace(b'"delta": "', b'"delta": "\xff', 1)  # noqa: E731
+    jsonl = latin(b"\n".join(json.dumps(e, ensure_ascii=False).encode() for e in load(TEXT)))
+    from_jsonl = {v.rule for v in validate_stream(parse_jsonl(jsonl))}
+    from_sse = {v.rule for v in validate_stream(parse_sse(latin(to_sse(load(TEXT)))))}
+    assert "sse.utf8" in from_jsonl and "sse.utf8" in from_sse
+    assert {r for r in from_jsonl if r.startswith("sse.")} == {"sse.utf8"}  # no SSE framing rule for a jsonl file
+
+
+def test_an_incomplete_reason_outside_the_sdks_values_breaks_terminal_status() -> None:
+    """The values come from the openai SDK's own type, read here rather than copied."""
+    import typing
+
+    from openai.types.responses.response import IncompleteDetails
+
+    allowed = set(typing.get_args(typing.get_args(IncompleteDetails.model_fields["reason"].annotation)[0]))
+    events = load(TEXT)
+    events[-1]["type"] = "response.incomplete"
+    end = terminal(events)
+    end.update(status="incomplete", incomplete_details={"reason": "length"})
+    rules = [v for v in validate_stream(parse_events(events)) if v.rule == "lifecycle.terminal-status"]
+    assert len(rules) == 1 and "'length'" in rules[0].message
+    for reason in allowed:
+        end["incomplete_details"] = {"reason": reason}
+        assert not [v for v in validate_stream(parse_events(events)) if v.rule == "lifecycle.terminal-status"]

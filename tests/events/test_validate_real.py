@@ -13,6 +13,7 @@ from collections import Counter
 
 import pytest
 
+from kit.sources import load as kit_load
 from kit.events import RULES, parse, parse_events, summarize, validate_stream
 from kit.events.rules import PROFILES, enabled_rules
 from tests.events._streams import FIXTURES, fixture_names, load, path_of, split_lifecycles
@@ -79,7 +80,7 @@ RESUMED = {
 
 @pytest.mark.parametrize("name", fixture_names())
 def test_real_stream_errors_under_openai_are_exactly_the_accepted_ones(name: str) -> None:
-    violations = validate_stream(parse(path_of(name)), "openai")
+    violations = validate_stream(kit_load(path_of(name)), "openai")
     errors = {violation.rule for violation in violations if violation.severity == "error"}
     assert errors == set(ACCEPTED.get(name, {})), [str(v) for v in violations if v.severity == "error"][:10]
 
@@ -94,7 +95,7 @@ def test_the_accepted_table_names_real_files_and_real_rules() -> None:
 @pytest.mark.parametrize("name", fixture_names())
 @pytest.mark.parametrize("profile", PROFILES)
 def test_every_profile_validates_every_real_stream_without_crashing(name: str, profile: str) -> None:
-    stream = parse(path_of(name))
+    stream = kit_load(path_of(name))
     violations = validate_stream(stream, profile)
     allowed = enabled_rules(profile)
     for violation in violations:
@@ -107,13 +108,13 @@ def test_every_profile_validates_every_real_stream_without_crashing(name: str, p
 
 @pytest.mark.parametrize("name", sorted(RESUMED))
 def test_resumed_streams_are_clean_when_validated_as_resumptions(name: str) -> None:
-    violations = validate_stream(parse(path_of(name)), "openai", starting_after=RESUMED[name])
+    violations = validate_stream(kit_load(path_of(name)), "openai", starting_after=RESUMED[name])
     assert [str(v) for v in violations if v.severity == "error" or v.rule.startswith(("seq.", "lifecycle."))] == []
 
 
 def test_a_resumed_stream_with_the_wrong_starting_point_is_caught() -> None:
     name = "openai-dotnet__gpt41-mini-background-resumed-get"
-    violations = validate_stream(parse(path_of(name)), "openai", starting_after=0)
+    violations = validate_stream(kit_load(path_of(name)), "openai", starting_after=0)
     assert [v.rule for v in violations if v.rule.startswith("seq.")] == ["seq.contiguous"]
 
 
@@ -130,20 +131,20 @@ def test_each_turn_of_a_multi_turn_file_is_clean(name: str) -> None:
 
 
 def test_the_stream_without_sequence_numbers_gets_one_schema_error_not_one_per_event() -> None:
-    violations = validate_stream(parse(path_of("pydantic-ai__gpt4o-function-call-2025-03-no-seqnum")))
+    violations = validate_stream(kit_load(path_of("pydantic-ai__gpt4o-function-call-2025-03-no-seqnum")))
     schema = [v for v in violations if v.rule == "event.schema"]
     assert len(schema) == 1 and schema[0].index is None and "sequence_number" in schema[0].message
     assert not [v for v in violations if v.rule.startswith("seq.")]
 
 
 def test_lenient_keeps_only_core_errors_of_a_real_broken_stream() -> None:
-    stream = parse(path_of("vercel-ai__github-copilot-id-rotation"))
+    stream = kit_load(path_of("vercel-ai__github-copilot-id-rotation"))
     lenient = Counter(v.rule for v in validate_stream(stream, "lenient"))
     assert lenient == Counter({"item.id-matches": 62})  # the only core rule it breaks
 
 
 def test_openresponses_turns_item_fields_into_errors() -> None:
-    stream = parse(path_of("fantasy__o4-mini-reasoning-summary"))  # reasoning items carry no status
+    stream = kit_load(path_of("fantasy__o4-mini-reasoning-summary"))  # reasoning items carry no status
     openai = [v for v in validate_stream(stream, "openai") if v.rule == "item.fields"]
     strict = [v for v in validate_stream(stream, "openresponses") if v.rule == "item.fields"]
     assert openai and {v.severity for v in openai} == {"warning"}
@@ -151,7 +152,7 @@ def test_openresponses_turns_item_fields_into_errors() -> None:
 
 
 def test_summarize_counts_errors_warnings_and_rules() -> None:
-    violations = validate_stream(parse(path_of("vercel-ai__xai-x-search-tool")))
+    violations = validate_stream(kit_load(path_of("vercel-ai__xai-x-search-tool")))
     summary = summarize(violations)
     assert summary["errors"] == sum(v.severity == "error" for v in violations) == summary["by_rule"]["annotation.type"]
     assert summary["errors"] + summary["warnings"] == len(violations)
@@ -174,10 +175,10 @@ def test_the_rule_table_is_the_catalog() -> None:
     rows = [
         [cell.strip() for cell in line.strip().strip("|").split("|")]
         for line in CATALOG.read_text(encoding="utf-8").splitlines()
-        if re.match(r"^\| [a-z]+\.[a-z-]+ \|", line)
+        if re.match(r"^\| [a-z]+\.[a-z0-9-]+ \|", line)
     ]
     catalog = {row[0]: SEVERITY_COLUMN[row[2]] for row in rows}
-    assert len(catalog) == 47
+    assert len(catalog) == 49
     assert {rule_id: (rule.openai, rule.openresponses, rule.core) for rule_id, rule in RULES.items()} == catalog
 
 
@@ -189,6 +190,7 @@ def test_the_profiles_turn_rules_on_as_written() -> None:
     assert set(enabled_rules("lenient")) == {
         "sse.json", "event.schema", "seq.increasing", "lifecycle.created-first", "lifecycle.one-terminal", "item.opened",
         "item.index-order", "item.closed-once", "item.id-matches", "part.opened", "part.index-order", "part.kind-matches",
+        "sse.unterminated", "sse.utf8",
     }
     with pytest.raises(ValueError, match="unknown profile 'strict'"):
         validate_stream(parse([]), "strict")

@@ -28,7 +28,7 @@ def raw_lines(responses_dir: Path, name: str) -> list[dict[str, Any]]:
 
 
 def load(responses_dir: Path, name: str) -> kit.events.Stream:
-    return kit.events.parse(responses_dir / name)
+    return kit.load(responses_dir / name)
 
 
 def concatenated_events(responses_dir: Path, count: int) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ def executed(responses_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> t
             "assert passed == events and session.redraws >= 2\n"
             "print('redraws', session.redraws)"
         ),
-        nbformat.v4.new_code_cell(f"kit.render.show(kit.events.parse({str(responses_dir / FILE_SEARCH)!r}))"),
+        nbformat.v4.new_code_cell(f"kit.render.show(kit.load({str(responses_dir / FILE_SEARCH)!r}))"),
     ]
     source, output = folder / "live.ipynb", folder / "live.out.ipynb"
     nbformat.write(notebook, source)

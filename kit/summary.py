@@ -1,11 +1,15 @@
 """How a notebook hands a small summary (violations found) back to the runner.
 
 The runner sets `KIT_NOTEBOOK_REPORT` to a per-execution file path in the
-kernel's environment; a notebook calls `report_summary(...)` (through the
-lead's `kit.notebook.report`) one or more times. Interactive use (no variable)
+kernel's environment; a notebook calls `report_summary(...)` (through
+`kit.notebook.Scenario.finish`) one or more times. Interactive use (no variable)
 does nothing. Several calls merge: counts add up, rule ids are united.
 
-Shape: `{"violations": {"errors": n, "warnings": m, "rules": [ids]}, ...}`.
+Shape: `{"violations": {"errors": n, "warnings": m, "rules": [ids]}, ...}`;
+`Scenario.summary()` adds `error_rules` and `warning_rules` (the ids by
+severity; `error_rules` leaves out rules a check allowed, and is what the
+known-findings judgement reads) and `error_events` (rule -> where it was first
+seen).
 The flat shape `{"errors": n, "warnings": m, "rules": {id: count} | [ids]}`
 (what `Scenario.summary()` returns) is accepted and filed under "violations";
 other keys are kept as they are (the last call wins).
@@ -49,9 +53,17 @@ def merge_summaries(summaries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         for key, value in summary.items():
             if key == "violations":
                 violations = merged.setdefault("violations", empty_violations())
-                violations["errors"] += int(value.get("errors", 0))
-                violations["warnings"] += int(value.get("warnings", 0))
-                violations["rules"].extend(r for r in value.get("rules", []) if r not in violations["rules"])
+                for name, part in value.items():
+                    if isinstance(part, int):
+                        violations[name] = violations.get(name, 0) + part
+                    elif isinstance(part, list):
+                        ids = violations.setdefault(name, [])
+                        ids.extend(r for r in part if r not in ids)
+                    elif isinstance(part, Mapping):  # counts per rule add (by_rule); else first sight wins
+                        into = violations.setdefault(name, {})
+                        for rule, x in part.items():
+                            both_counts = isinstance(x, int) and isinstance(into.get(rule, 0), int)
+                            into[rule] = into.get(rule, 0) + x if both_counts else into.get(rule, x)
             else:
                 merged[key] = value
     return merged
@@ -72,9 +84,10 @@ def check_summary(summary: Mapping[str, Any]) -> None:
     for name in ("errors", "warnings"):
         if not isinstance(violations.get(name, 0), int) or violations.get(name, 0) < 0:
             raise ValueError(f"summary['violations'][{name!r}] must be a count >= 0, got {violations.get(name)!r}")
-    rules = violations.get("rules", [])
-    if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
-        raise ValueError(f"summary['violations']['rules'] must be a list of rule ids, got {rules!r}")
+    for name in ("rules", "error_rules", "warning_rules"):
+        rules = violations.get(name, [])
+        if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
+            raise ValueError(f"summary['violations'][{name!r}] must be a list of rule ids, got {rules!r}")
 
 
 def report_summary(summary: Mapping[str, Any]) -> Path | None:

@@ -1,0 +1,197 @@
+"""Known findings: what a peer server is known to break, kept per setup and judged the same way everywhere.
+
+A peer's findings are facts about that peer, not failures of the kit. They
+live in one committed, reviewable TOML file per setup, `findings/<setup>.toml`
+at the project's root (or in `$KIT_FINDINGS_DIR`):
+
+    [peer]
+    name = "LiteLLM"
+    version = "1.108.7"
+    how = "..."
+
+    [[finding]]
+    notebook = "responses/function_tools"   # <suite>/<name>, or battery/<probe>
+    rule = "item.closed-once"
+    event = "response.output_item.added (function_call, ...): no response.output_item.done follows"
+    reason = "..."
+    upstream = "https://github.com/..."      # "" when none is known
+
+`judge` is the one rule, used by `kit run`, its report, the pytest items and
+the live tests: for a setup × notebook, E = the error rule ids its streams
+broke and B = the baseline's rules there. E == B: "known findings" (or
+"passed" when both are empty); a rule in E but not in B is a new finding
+(a regression); a rule in B but not in E no longer occurs (the peer may have
+fixed it: update the baseline). Only `load_baseline` reads the disk.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FINDINGS_ENV = "KIT_FINDINGS_DIR"
+NOTEBOOK_ENV = "KIT_NOTEBOOK"  # the runner tells a kernel which notebook it runs: <suite>/<name>
+FINDING_FIELDS = ("notebook", "rule", "event", "reason", "upstream")
+PEER_FIELDS = ("name", "version", "how")
+
+PASSED = "passed"
+KNOWN = "known findings"
+FAILED = "failed"
+
+
+class FindingsError(ValueError):
+    """A baseline file is wrong; the message names the file, the entry and what to fix."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One known breach: a rule a peer breaks in one notebook (or battery probe), and why."""
+
+    setup: str
+    notebook: str
+    rule: str
+    event: str
+    reason: str
+    upstream: str = ""
+
+    def line(self) -> str:
+        """`rule — reason — link` as the notebook and the terminal show it."""
+        return f"{self.rule} — {self.reason} — {self.upstream or 'no upstream issue known'}"
+
+    def to_json(self) -> dict[str, str]:
+        return {"setup": self.setup, "notebook": self.notebook, "rule": self.rule, "event": self.event,
+                "reason": self.reason, "upstream": self.upstream}
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The known findings of one setup (empty when it has no file)."""
+
+    setup: str
+    findings: tuple[Finding, ...] = ()
+    peer: Mapping[str, str] = field(default_factory=dict)
+    source: str = ""  # the file, for messages
+
+    @property
+    def file_hint(self) -> str:
+        return self.source or f"findings/{self.setup}.toml"
+
+    def for_notebook(self, notebook: str | None) -> tuple[Finding, ...]:
+        """The findings of one notebook; all of the setup's when the notebook is not known (JupyterLab)."""
+        if notebook is None:
+            return self.findings
+        return tuple(f for f in self.findings if f.notebook == notebook)
+
+    def rules(self, notebook: str | None) -> frozenset[str]:
+        return frozenset(f.rule for f in self.for_notebook(notebook))
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """How a setup × notebook's error rules compare with its baseline."""
+
+    setup: str
+    notebook: str
+    status: str  # PASSED, KNOWN or FAILED
+    known: tuple[Finding, ...] = ()  # baselined and seen
+    new: tuple[str, ...] = ()  # seen, not baselined: a regression
+    gone: tuple[Finding, ...] = ()  # baselined, not seen: the peer may have fixed it
+    file_hint: str = ""
+
+    @property
+    def message(self) -> str:
+        """One line per difference, naming the rule, the notebook, the setup and what to do."""
+        lines = [f"new finding: error rule {rule} in {self.notebook} on {self.setup} is not in {self.file_hint}: "
+                 f"a regression (or a finding to add there, with its event, reason and upstream link)"
+                 for rule in self.new]
+        lines += [f"baselined rule {f.rule} no longer occurs in {self.notebook} on {self.setup}: the peer may have "
+                  f"fixed it; update {self.file_hint}" for f in self.gone]
+        return "\n".join(lines)
+
+
+def parse_baseline(data: Mapping[str, Any], setup: str, source: str = "") -> Baseline:
+    """A baseline from parsed TOML; refuses missing fields and rule ids outside the catalog."""
+    from kit.events import RULES
+
+    where = source or f"findings/{setup}.toml"
+    peer = data.get("peer", {})
+    if not isinstance(peer, Mapping):
+        raise FindingsError(f"{where}: [peer] must be a table with {', '.join(PEER_FIELDS)}")
+    entries = data.get("finding", [])
+    if not isinstance(entries, list):
+        raise FindingsError(f"{where}: findings are [[finding]] tables (an array), got {type(entries).__name__}")
+    findings: list[Finding] = []
+    seen: set[tuple[str, str]] = set()
+    for n, entry in enumerate(entries, 1):
+        if not isinstance(entry, Mapping):
+            raise FindingsError(f"{where}: finding {n} is not a table")
+        missing = [k for k in FINDING_FIELDS if k != "upstream" and not str(entry.get(k) or "").strip()]
+        if missing:
+            raise FindingsError(f"{where}: finding {n} ({entry.get('rule', '?')}) lacks {', '.join(missing)}; "
+                                f"each finding needs notebook, rule, event, reason (and upstream, \"\" when none)")
+        unknown = sorted(set(entry) - set(FINDING_FIELDS))
+        if unknown:
+            raise FindingsError(f"{where}: finding {n} ({entry['rule']}) has unknown field(s) {', '.join(unknown)}; "
+                                f"the fields are {', '.join(FINDING_FIELDS)}")
+        rule = str(entry["rule"]).strip()
+        if rule not in RULES:
+            raise FindingsError(f"{where}: finding {n}: rule {rule!r} is not in the catalog (docs/conformance-rules.md)")
+        notebook = str(entry["notebook"]).strip()
+        if "/" not in notebook:
+            raise FindingsError(f"{where}: finding {n} ({rule}): notebook {notebook!r} must be <suite>/<name> "
+                                f"(e.g. responses/function_tools) or battery/<probe>")
+        if (notebook, rule) in seen:
+            raise FindingsError(f"{where}: rule {rule} is listed twice for {notebook}; keep one finding per rule")
+        seen.add((notebook, rule))
+        findings.append(Finding(setup=setup, notebook=notebook, rule=rule, event=str(entry["event"]).strip(),
+                                reason=str(entry["reason"]).strip(), upstream=str(entry.get("upstream") or "").strip()))
+    return Baseline(setup=setup, findings=tuple(findings), peer={k: str(v) for k, v in peer.items()}, source=where)
+
+
+def judge(errors: Iterable[str], baseline: Baseline, notebook: str) -> Judgement:
+    """E (the error rule ids seen) against B (the baseline's rules for this notebook)."""
+    seen = frozenset(errors)
+    baselined = {f.rule: f for f in baseline.for_notebook(notebook)}
+    new = tuple(sorted(seen - set(baselined)))
+    gone = tuple(f for rule, f in sorted(baselined.items()) if rule not in seen)
+    known = tuple(f for rule, f in sorted(baselined.items()) if rule in seen)
+    status = FAILED if new or gone else KNOWN if known else PASSED
+    return Judgement(setup=baseline.setup, notebook=notebook, status=status, known=known, new=new, gone=gone,
+                     file_hint=baseline.file_hint)
+
+
+# -- the edge: where baselines live, and reading them ---------------------------------------
+
+
+def findings_dir(environ: Mapping[str, str] | None = None, start: Path | None = None) -> Path:
+    """$KIT_FINDINGS_DIR, else `findings/` of the project we are in, else the one beside the kit package."""
+    environ = os.environ if environ is None else environ
+    if environ.get(FINDINGS_ENV):
+        return Path(environ[FINDINGS_ENV]).resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file() and ((folder / "findings").is_dir() or (folder / "kit").is_dir()):
+            return folder / "findings"
+    return Path(__file__).resolve().parents[1] / "findings"
+
+
+def load_baseline(setup: str, directory: Path | None = None) -> Baseline:
+    """`<directory>/<setup>.toml` (directory: `findings_dir()`); an empty baseline when the file is absent."""
+    path = (directory or findings_dir()) / f"{setup}.toml"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Baseline(setup=setup, source=str(path))
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise FindingsError(f"{path}: not valid TOML: {exc}") from None
+    return parse_baseline(data, setup, str(path))
+
+
+__all__ = ["FINDINGS_ENV", "KNOWN", "NOTEBOOK_ENV", "Baseline", "Finding", "FindingsError", "Judgement",
+           "findings_dir", "judge", "load_baseline", "parse_baseline"]

@@ -1,0 +1,97 @@
+"""The import layering of docs/architecture.md, enforced: no package imports one above it, and no cycle."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+KIT = Path(__file__).resolve().parents[1] / "kit"
+
+LAYERS: dict[str, int] = {
+    "kit.events": 0,
+    "kit.bridge": 1, "kit.setups": 1,
+    "kit.recording": 2,
+    "kit.sources": 3,
+    "kit.render": 4, "kit.findings": 4, "kit.summary": 4,
+    "kit.servers": 5, "kit.battery": 5, "kit.suites": 5, "kit.notebook": 5,
+    "kit.runner": 6, "kit.compare": 6,
+    "kit.cli": 7, "kit.pytest_plugin": 7, "kit.__main__": 7,
+    "kit": -1,  # kit/__init__.py: __version__ and names loaded lazily by string; it imports no kit module
+}
+TOP = 7  # the faces (CLI, pytest plugin) may import each other
+
+
+def _package(module: str) -> str:
+    parts = module.split(".")
+    return ".".join(parts[:2]) if len(parts) > 1 else module
+
+
+def _imports() -> dict[tuple[str, str], list[str]]:
+    """(importing package, imported package) -> where, for every kit import at any depth of a module."""
+    edges: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for path in KIT.rglob("*.py"):
+        module = ".".join(path.relative_to(KIT.parent).with_suffix("").parts).removesuffix(".__init__")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else
+                     [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            for name in names:
+                if name == "kit" or name.startswith("kit."):
+                    source, target = _package(module), _package(name)
+                    if source != target:
+                        edges[(source, target)].append(f"{path.relative_to(KIT.parent)}:{node.lineno}")
+    return edges
+
+
+def test_every_kit_package_has_a_layer() -> None:
+    packages = {_package(".".join(p.relative_to(KIT.parent).with_suffix("").parts).removesuffix(".__init__"))
+                for p in KIT.rglob("*.py")}
+    assert packages - set(LAYERS) == set(), "add new packages to docs/architecture.md and LAYERS"
+
+
+def test_imports_only_go_down_the_layers() -> None:
+    upward = [f"{source} (layer {LAYERS.get(source)}) imports {target} (layer {LAYERS.get(target)}) at {where[0]}"
+              for (source, target), where in sorted(_imports().items())
+              if not (LAYERS[target] < LAYERS[source] or LAYERS[source] == TOP)]
+    assert upward == []
+
+
+def test_there_is_no_cycle_between_packages() -> None:
+    graph: dict[str, set[str]] = defaultdict(set)
+    for source, target in _imports():
+        graph[source].add(target)
+    seen: dict[str, int] = {}
+
+    def visit(node: str, trail: list[str]) -> list[str] | None:
+        if seen.get(node) == 1:
+            return trail + [node]
+        if seen.get(node) == 2:
+            return None
+        seen[node] = 1
+        for nxt in sorted(graph[node]):
+            found = visit(nxt, trail + [node])
+            if found:
+                return found
+        seen[node] = 2
+        return None
+
+    cycles = [c for c in (visit(n, []) for n in sorted(graph)) if c]
+    assert cycles == []
+
+
+def test_the_pure_cores_import_without_the_http_stack_or_sqlite() -> None:
+    """`import kit.bridge.translate` and `kit.events` work with openai, httpx, sqlite3 and numpy unavailable."""
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('openai', 'httpx', 'httpx2', 'sqlite3', 'numpy', 'pandas'):\n"
+        "            raise ImportError('unavailable: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import kit.events, kit.bridge.translate, kit.bridge.request, kit.bridge.chunks\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=KIT.parent)
+    assert result.stdout.strip() == "ok", result.stderr[-2000:]

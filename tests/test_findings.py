@@ -1,0 +1,188 @@
+"""Known findings: the baseline file format and the one judgement `kit run`, pytest and the live tests share.
+
+The semantics checked here are the ones the brief of issue 9 states: E == B
+non-empty is "known findings", E == B == {} "passed", a rule in E \\ B a new
+finding (failed), a rule in B \\ E a baselined rule that no longer occurs
+(failed, saying the peer may have fixed it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kit.findings import FAILED, KNOWN, PASSED, Baseline, FindingsError, findings_dir, judge, load_baseline
+
+BASELINE = '''
+[peer]
+name = "Example peer"
+version = "1.0"
+how = "a test file"
+
+[[finding]]
+notebook = "responses/function_tools"
+rule = "item.closed-once"
+event = "response.output_item.added (function_call): no response.output_item.done follows"
+reason = "never closes function_call items"
+upstream = "https://example.invalid/issues/1"
+
+[[finding]]
+notebook = "responses/function_tools"
+rule = "item.final-output"
+event = "response.completed: output is []"
+reason = "the terminal response carries no output"
+upstream = ""
+
+[[finding]]
+notebook = "responses/basic_streaming"
+rule = "lifecycle.stable-response"
+event = "response.completed: model differs from response.created"
+reason = "prefixes the provider to the model name"
+upstream = ""
+'''
+
+
+@pytest.fixture
+def baseline(tmp_path: Path) -> Baseline:
+    (tmp_path / "peer.toml").write_text(BASELINE, encoding="utf-8")
+    return load_baseline("peer", tmp_path)
+
+
+def test_the_same_error_rules_as_the_baseline_are_known_findings(baseline: Baseline) -> None:
+    verdict = judge(["item.final-output", "item.closed-once"], baseline, "responses/function_tools")
+    assert verdict.status == KNOWN
+    assert [f.rule for f in verdict.known] == ["item.closed-once", "item.final-output"]
+    assert verdict.message == ""
+
+
+def test_no_errors_and_no_baseline_rules_is_passed(baseline: Baseline) -> None:
+    assert judge([], baseline, "responses/reasoning").status == PASSED
+    assert judge([], Baseline(setup="local"), "responses/function_tools").status == PASSED
+
+
+def test_a_new_error_rule_is_a_regression_naming_rule_notebook_and_setup(baseline: Baseline) -> None:
+    verdict = judge(["item.closed-once", "item.final-output", "seq.increasing"], baseline, "responses/function_tools")
+    assert verdict.status == FAILED and verdict.new == ("seq.increasing",)
+    assert "new finding: error rule seq.increasing in responses/function_tools on peer" in verdict.message
+
+
+def test_a_baselined_rule_that_no_longer_occurs_fails_saying_to_update_the_baseline(baseline: Baseline) -> None:
+    verdict = judge(["item.closed-once"], baseline, "responses/function_tools")
+    assert verdict.status == FAILED and [f.rule for f in verdict.gone] == ["item.final-output"]
+    assert ("baselined rule item.final-output no longer occurs in responses/function_tools on peer: "
+            "the peer may have fixed it; update") in verdict.message
+    assert str(baseline.source) in verdict.message
+
+
+def test_rules_are_per_notebook(baseline: Baseline) -> None:
+    # lifecycle.stable-response is known in basic_streaming only: elsewhere it is new.
+    assert judge(["lifecycle.stable-response"], baseline, "responses/basic_streaming").status == KNOWN
+    assert judge(["lifecycle.stable-response"], baseline, "base/chat_streaming").new == ("lifecycle.stable-response",)
+
+
+def test_without_a_notebook_every_finding_of_the_setup_applies(baseline: Baseline) -> None:
+    assert baseline.rules(None) == {"item.closed-once", "item.final-output", "lifecycle.stable-response"}
+    assert baseline.rules("responses/function_tools") == {"item.closed-once", "item.final-output"}
+
+
+def test_a_setup_without_a_file_has_an_empty_baseline(tmp_path: Path) -> None:
+    assert load_baseline("nobody", tmp_path).findings == ()
+    verdict = judge(["item.closed-once"], load_baseline("nobody", tmp_path), "responses/function_tools")
+    assert verdict.status == FAILED and "nobody.toml" in verdict.message
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ('notebook = "responses/x"\nrule = "no.such-rule"\nevent = "e"\nreason = "r"\nupstream = ""', "not in the catalog"),
+    ('notebook = "responses/x"\nrule = "seq.increasing"\nreason = "r"\nupstream = ""', "lacks event"),
+    ('notebook = "x"\nrule = "seq.increasing"\nevent = "e"\nreason = "r"\nupstream = ""', "<suite>/<name>"),
+    ('notebook = "responses/x"\nrule = "seq.increasing"\nevent = "e"\nreason = "r"\nlink = ""', "unknown field"),
+])
+def test_a_bad_finding_is_refused_naming_the_file_and_the_fix(tmp_path: Path, entry: str, message: str) -> None:
+    (tmp_path / "peer.toml").write_text(f"[[finding]]\n{entry}\n", encoding="utf-8")
+    with pytest.raises(FindingsError, match=message) as info:
+        load_baseline("peer", tmp_path)
+    assert "peer.toml" in str(info.value)
+
+
+def test_a_rule_listed_twice_for_one_notebook_is_refused(tmp_path: Path) -> None:
+    entry = '[[finding]]\nnotebook = "responses/x"\nrule = "seq.increasing"\nevent = "e"\nreason = "r"\nupstream = ""\n'
+    (tmp_path / "peer.toml").write_text(entry * 2, encoding="utf-8")
+    with pytest.raises(FindingsError, match="listed twice"):
+        load_baseline("peer", tmp_path)
+
+
+def test_broken_toml_is_refused_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "peer.toml").write_text("[[finding]\n", encoding="utf-8")
+    with pytest.raises(FindingsError, match="peer.toml: not valid TOML"):
+        load_baseline("peer", tmp_path)
+
+
+def test_the_directory_is_the_env_var_else_the_projects_findings_folder(tmp_path: Path) -> None:
+    assert findings_dir({"KIT_FINDINGS_DIR": str(tmp_path)}) == tmp_path.resolve()
+    project = tmp_path / "project"
+    (project / "kit").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("", encoding="utf-8")
+    (project / "notebooks" / "responses").mkdir(parents=True)
+    assert findings_dir({}, start=project / "notebooks" / "responses") == project.resolve() / "findings"
+
+
+def test_committed_baselines_are_readable() -> None:
+    """Every committed findings/<setup>.toml parses (fields, rule ids in the catalog, no duplicates)."""
+    folder = Path(__file__).resolve().parents[1] / "findings"
+    for path in sorted(folder.glob("*.toml")):
+        baseline = load_baseline(path.stem, folder)
+        assert baseline.findings, f"{path}: a baseline file with no finding; delete it instead"
+        assert baseline.peer.get("version"), f"{path}: [peer] version is the version the findings hold for"
+
+
+CAPTURE = Path(__file__).resolve().parent / "captures" / "responses" / "pydantic-ai__gpt4o-function-call-2025-03-no-seqnum.jsonl"
+SCHEMA_FINDING = '''[[finding]]
+notebook = "responses/old_streams"
+rule = "event.schema"
+event = "every event: no sequence_number"
+reason = "a 2025-03 stream"
+upstream = ""
+'''
+
+
+def test_a_notebook_check_shows_known_findings_and_raises_on_the_rest(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """In JupyterLab (no KIT_NOTEBOOK) the setup's findings for any notebook apply; under a runner, the
+    notebook's own only. The capture breaks event.schema only (kit check on it says so)."""
+    import kit.notebook as nb
+    from kit.events import parse
+
+    (tmp_path / "gpt.toml").write_text(SCHEMA_FINDING, encoding="utf-8")
+    monkeypatch.setenv("KIT_FINDINGS_DIR", str(tmp_path))
+    stream = parse(CAPTURE.read_text(), source_name="old stream")
+
+    monkeypatch.delenv("KIT_NOTEBOOK", raising=False)
+    lab = nb.start("gpt", "replay", recording_dir=str(tmp_path))
+    lab.check(stream)
+    assert "known finding: event.schema — a 2025-03 stream — no upstream issue known" in capsys.readouterr().out
+    assert lab.summary()["violations"]["error_rules"] == ["event.schema"]
+
+    monkeypatch.setenv("KIT_NOTEBOOK", "responses/another")
+    other = nb.start("gpt", "replay", recording_dir=str(tmp_path))
+    with pytest.raises(nb.StreamCheckFailed, match="event.schema") as info:
+        other.check(stream)
+    assert "not known findings in responses/another on setup gpt" in str(info.value)
+
+    allowed = nb.start("gpt", "replay", recording_dir=str(tmp_path))
+    allowed.check(stream, allow=["event.schema"])  # a notebook's own allowance is not a finding to judge
+    assert allowed.summary()["violations"]["error_rules"] == []
+
+
+def test_committed_baselines_name_notebooks_and_probes_that_exist() -> None:
+    """A finding under a misspelt notebook would never be judged: every one names a matrix notebook or a probe
+    of the `kit check` battery."""
+    from kit.battery import BATTERY
+    from kit.suites import discover
+
+    root = Path(__file__).resolve().parents[1]
+    places = {ref.id for ref in discover(root / "notebooks")} | {f"battery/{p.name}" for p in BATTERY}
+    for path in sorted((root / "findings").glob("*.toml")):
+        baseline = load_baseline(path.stem, root / "findings")
+        strays = sorted({f.notebook for f in baseline.findings} - places)
+        assert strays == [], f"{path}: no notebook or battery probe is named {', '.join(strays)}"
