@@ -59,18 +59,31 @@ def chromium_executable(playwright: Any) -> str:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """One Chromium for the session; each test opens its own context (fresh cookies, storage, viewport)."""
+def chromium() -> str:
+    """The Chromium binary for the session (skip, or fail under CI, when there is none)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable('the `playwright` package is missing: python -m pip install -e ".[dev]"')
     with sync_playwright() as playwright:
         try:
-            executable = chromium_executable(playwright)
+            return chromium_executable(playwright)
         except LookupError as exc:
             _unavailable(f"{exc}: {INSTALL_HINT}")
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str) -> Iterator[Any]:
+    """One Chromium per test module; each test opens its own context (fresh cookies, storage, viewport).
+
+    Module scope, not session: while Playwright's sync API is running, its event loop is the thread's
+    running loop, and every later test that calls `asyncio.run` would fail.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         try:
             yield browser
         finally:

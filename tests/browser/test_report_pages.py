@@ -31,8 +31,8 @@ OFFLINE_SCHEMES = ("file:", "data:", "blob:", "about:")
 
 
 @pytest.fixture(scope="session")
-def report(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Report:
-    # `browser` first: without Chromium there is nothing to look at, so skip before the 40 s run
+def report(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Report:
+    # `chromium` first: without a browser there is nothing to look at, so skip before the 40 s run
     return build_report(tmp_path_factory.mktemp("report") / "reports")
 
 
