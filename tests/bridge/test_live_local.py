@@ -29,7 +29,7 @@ SEARCH = {"model": MODEL, "input": "What is the capital of France?", "max_output
 
 @pytest.fixture(scope="module")
 def local_server() -> Any:
-    from kit.servers.local import LocalServerError, server_for_setup
+    from kit.servers import LocalServerError, server_for_setup
 
     server = server_for_setup("local")
     try:
