@@ -74,17 +74,19 @@ class Result:
     total_s: float | None = None
 
 
-def chosen_setups(setups: Sequence[str] | str | None, recording_dir: Path, known: Sequence[str]) -> list[str]:
+def chosen_setups(setups: Sequence[str] | str | None, recording_dir: Path, known: Sequence[str],
+                  first: str | None = None) -> list[str]:
     """The setups to compare: those given (a list, or a comma-separated string), else $KIT_COMPARE_SETUPS,
-    else every known setup with recordings in `recording_dir`."""
-    from kit.recording.modes import recorded_setups
+    else every known setup with recordings in `recording_dir`, `first` (the notebook's own setup) first."""
+    from kit.setups.modes import recorded_setups
 
     if setups is None:
         setups = os.environ.get(SETUPS_ENV) or None
     if isinstance(setups, str):
         setups = [s.strip() for s in setups.split(",") if s.strip()]
     if setups is None:
-        return [s for s in recorded_setups(recording_dir) if s in known]
+        recorded = [s for s in recorded_setups(recording_dir) if s in known]
+        return sorted(recorded, key=lambda s: s != first)  # stable: the others keep their order
     unknown = [s for s in setups if s not in known]
     if unknown:
         raise ValueError(f"compare: unknown setup(s) {', '.join(unknown)}; known setups: {', '.join(sorted(known))}")
@@ -209,7 +211,7 @@ class Comparison:
 
     def finish(self) -> dict[str, Any]:
         """Hand the summary to the runner; fail when nothing could be compared."""
-        from kit.runner import report_summary
+        from kit.summary import report_summary
 
         if not self.compared():
             missing = [r for r in self.results if r.status == "not recorded"]
@@ -232,12 +234,12 @@ def compare(setups: Sequence[str] | str | None = None, *, inference_mode: str | 
     """
     import kit.notebook as nb
     from kit.recording import ReplayMiss
-    from kit.recording.modes import resolve_recording_dir
+    from kit.setups.modes import resolve_recording_dir
     from kit.setups import load_setups
 
     known = load_setups()
     folder = resolve_recording_dir(recording_dir)
-    names = chosen_setups(setups, folder, list(known))
+    names = chosen_setups(setups, folder, list(known), first=reference)
     results: list[Result] = []
     misses: list[Exception] = []
     mode = ""

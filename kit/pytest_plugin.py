@@ -80,6 +80,7 @@ class _KitState:
         self._stack_url: str | None = None
         self._stack_error: str | None = None
         self._pool: JobPool | None = None
+        self.known: list[Outcome] = []  # items that passed with known findings, for the terminal summary
         self._queue: list[NotebookItem] | None = None
         self._selected: dict[Path, set[NotebookRef]] = {}
 
@@ -242,8 +243,11 @@ class NotebookItem(pytest.Item):
     def runtest(self) -> None:
         from kit.runner.outcome import Status
 
-        outcome = _state(self.config).outcome(self)
+        state = _state(self.config)
+        outcome = state.outcome(self)
         self.user_properties.append(("kit_outcome", outcome.to_json()))
+        if outcome.status is Status.KNOWN_FINDINGS:  # passes; listed in the terminal summary
+            state.known.append(outcome)
         if outcome.status is Status.NOT_RECORDED:
             _skip_here(f"not recorded for setup {self.setup_spec.name}; record with: {outcome.record_command}")
         if outcome.status is Status.UNSUPPORTED:
@@ -311,6 +315,18 @@ def kit_client(kit_setup: Setup, pytestconfig: pytest.Config) -> Any:
     state = _state(pytestconfig)
     return kit.client(kit_setup.name, state.run.mode, base_url=state.stack_url(),
                       recording_dir=state.run.recording_dir)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """The known findings the passing notebook items carried: facts about peers, from findings/<setup>.toml."""
+    state = config.stash.get(_STATE, None)
+    if state is None or not state.known:
+        return
+    terminalreporter.section("kit: known findings (passed; findings/<setup>.toml)")
+    for outcome in state.known:
+        for f in outcome.findings:
+            terminalreporter.line(f"{outcome.id}: {f.get('rule')} — {f.get('reason')} — "
+                                  f"{f.get('upstream') or 'no upstream issue known'}")
 
 
 @pytest.hookimpl(trylast=True)

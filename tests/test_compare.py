@@ -90,6 +90,10 @@ def test_the_default_setups_are_those_recorded_or_the_environment(tmp_path: Path
     (tmp_path / "not-a-setup" / "r.json").parent.mkdir()
     (tmp_path / "not-a-setup" / "r.json").write_text("{}")
     assert chosen_setups(None, tmp_path, ["local", "gpt"]) == ["local"]
+    (tmp_path / "gpt" / "r.json").parent.mkdir()
+    (tmp_path / "gpt" / "r.json").write_text("{}")
+    assert chosen_setups(None, tmp_path, ["local", "gpt"]) == ["gpt", "local"]  # sorted
+    assert chosen_setups(None, tmp_path, ["local", "gpt"], first="local") == ["local", "gpt"]  # the notebook's own first
     monkeypatch.setenv("KIT_COMPARE_SETUPS", "gpt, local")
     assert chosen_setups(None, tmp_path, ["local", "gpt"]) == ["gpt", "local"]
     with pytest.raises(ValueError, match="unknown setup\\(s\\) nope"):

@@ -134,3 +134,55 @@ def test_committed_baselines_are_readable() -> None:
         baseline = load_baseline(path.stem, folder)
         assert baseline.findings, f"{path}: a baseline file with no finding; delete it instead"
         assert baseline.peer.get("version"), f"{path}: [peer] version is the version the findings hold for"
+
+
+CAPTURE = Path(__file__).resolve().parent / "captures" / "responses" / "pydantic-ai__gpt4o-function-call-2025-03-no-seqnum.jsonl"
+SCHEMA_FINDING = '''[[finding]]
+notebook = "responses/old_streams"
+rule = "event.schema"
+event = "every event: no sequence_number"
+reason = "a 2025-03 stream"
+upstream = ""
+'''
+
+
+def test_a_notebook_check_shows_known_findings_and_raises_on_the_rest(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """In JupyterLab (no KIT_NOTEBOOK) the setup's findings for any notebook apply; under a runner, the
+    notebook's own only. The capture breaks event.schema only (kit check on it says so)."""
+    import kit.notebook as nb
+    from kit.events import parse
+
+    (tmp_path / "gpt.toml").write_text(SCHEMA_FINDING, encoding="utf-8")
+    monkeypatch.setenv("KIT_FINDINGS_DIR", str(tmp_path))
+    stream = parse(CAPTURE.read_text(), source_name="old stream")
+
+    monkeypatch.delenv("KIT_NOTEBOOK", raising=False)
+    lab = nb.start("gpt", "replay", recording_dir=str(tmp_path))
+    lab.check(stream)
+    assert "known finding: event.schema — a 2025-03 stream — no upstream issue known" in capsys.readouterr().out
+    assert lab.summary()["violations"]["error_rules"] == ["event.schema"]
+
+    monkeypatch.setenv("KIT_NOTEBOOK", "responses/another")
+    other = nb.start("gpt", "replay", recording_dir=str(tmp_path))
+    with pytest.raises(nb.StreamCheckFailed, match="event.schema") as info:
+        other.check(stream)
+    assert "not known findings in responses/another on setup gpt" in str(info.value)
+
+    allowed = nb.start("gpt", "replay", recording_dir=str(tmp_path))
+    allowed.check(stream, allow=["event.schema"])  # a notebook's own allowance is not a finding to judge
+    assert allowed.summary()["violations"]["error_rules"] == []
+
+
+def test_committed_baselines_name_notebooks_and_probes_that_exist() -> None:
+    """A finding under a misspelt notebook would never be judged: every one names a matrix notebook or a probe
+    of the `kit check` battery."""
+    from kit.battery import BATTERY
+    from kit.suites import discover
+
+    root = Path(__file__).resolve().parents[1]
+    places = {ref.id for ref in discover(root / "notebooks")} | {f"battery/{p.name}" for p in BATTERY}
+    for path in sorted((root / "findings").glob("*.toml")):
+        baseline = load_baseline(path.stem, root / "findings")
+        strays = sorted({f.notebook for f in baseline.findings} - places)
+        assert strays == [], f"{path}: no notebook or battery probe is named {', '.join(strays)}"

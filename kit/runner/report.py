@@ -30,6 +30,12 @@ details.kit-code > summary { cursor: pointer; color: var(--jp-content-font-color
   font: 12px var(--jp-code-font-family, monospace); padding: 2px 0 2px 4px; }
 details.kit-code:not([open]) > summary::after { content: " (hidden)"; }
 .kit-nav { font: 14px sans-serif; padding: 8px 16px; border-bottom: 1px solid #ddd; }
+/* Event and item tables: one line per row (long item ids used to wrap over five lines); a table wider
+   than the page scrolls inside its output instead of being cut off. */
+.jp-OutputArea-output { overflow-x: auto; }
+.jp-RenderedHTMLCommon table.dataframe { font-size: 12px; }
+.jp-RenderedHTMLCommon table.dataframe th, .jp-RenderedHTMLCommon table.dataframe td {
+  white-space: nowrap; padding: 2px 8px; }
 </style>
 {% endblock extra_css %}
 {%- block body_header -%}

@@ -117,6 +117,17 @@ BUILTIN_SETUPS: dict[str, Setup] = {
             server="kit.servers.local:local_server_for",
         ),
         Setup(
+            name="bridge",
+            description="the kit's bridge served over HTTP (kit serve bridge) over the kit's own llama.cpp server",
+            base_url="http://127.0.0.1:8090/v1",
+            url_env="KIT_BRIDGE_URL",
+            key_env=None,
+            text_model="smollm2-135m-instruct",
+            responses="native",  # the client talks to the served /v1/responses
+            capabilities=frozenset({"tools", "file_search"}),  # local's model: the same measured capabilities
+            server="kit.servers.bridge:bridge_server_for",
+        ),
+        Setup(
             name="litellm",
             description="LiteLLM's proxy (litellm[proxy]==1.108.7, provider llamafile/) over the kit's llama.cpp "
                         "server on SmolLM2-135M-Instruct: a Responses server someone else wrote, judged",
@@ -127,6 +138,25 @@ BUILTIN_SETUPS: dict[str, Setup] = {
             responses="native",  # LiteLLM's own /v1/responses (its translation over Chat Completions)
             capabilities=frozenset({"tools"}),
             server="kit.servers.litellm:litellm_server_for",
+        ),
+        # ogx 1.5.0 (formerly llama-stack) over the same llama.cpp server and model. Capabilities measured against
+        # it (tests/live/test_ogx_live.py): a forced named tool makes a function call (auto/required do not: the
+        # model never calls on its own and llama-cpp-python ignores `required`); file_search with
+        # tool_choice {"type": "file_search"} searches a faiss vector store and answers; /v1/embeddings gives
+        # mean-pooled 576-d vectors that rank the embeddings notebook's similar pair above the unrelated one
+        # (cosine 0.96 vs 0.76).
+        Setup(
+            name="ogx",
+            description="ogx 1.5.0 (formerly llama-stack) over the kit's llama.cpp server on SmolLM2-135M-Instruct",
+            base_url="http://127.0.0.1:8321/v1",
+            url_env="OGX_URL",
+            key_env=None,
+            text_model="llamacpp/smollm2-135m-instruct",
+            embedding_model="llamacpp-embed/smollm2-embed",
+            embedding_dimension=576,
+            responses="native",
+            capabilities=frozenset({"tools", "file_search", "embeddings"}),
+            server="kit.servers.ogx:ogx_server_for",
         ),
     )
 }

@@ -305,3 +305,21 @@ def test_invalid_utf8_is_judged_alike_from_sse_and_from_jsonl() -> None:
     from_sse = {v.rule for v in validate_stream(parse_sse(latin(to_sse(load(TEXT)))))}
     assert "sse.utf8" in from_jsonl and "sse.utf8" in from_sse
     assert {r for r in from_jsonl if r.startswith("sse.")} == {"sse.utf8"}  # no SSE framing rule for a jsonl file
+
+
+def test_an_incomplete_reason_outside_the_sdks_values_breaks_terminal_status() -> None:
+    """The values come from the openai SDK's own type, read here rather than copied."""
+    import typing
+
+    from openai.types.responses.response import IncompleteDetails
+
+    allowed = set(typing.get_args(typing.get_args(IncompleteDetails.model_fields["reason"].annotation)[0]))
+    events = load(TEXT)
+    events[-1]["type"] = "response.incomplete"
+    end = terminal(events)
+    end.update(status="incomplete", incomplete_details={"reason": "length"})
+    rules = [v for v in validate_stream(parse_events(events)) if v.rule == "lifecycle.terminal-status"]
+    assert len(rules) == 1 and "'length'" in rules[0].message
+    for reason in allowed:
+        end["incomplete_details"] = {"reason": reason}
+        assert not [v for v in validate_stream(parse_events(events)) if v.rule == "lifecycle.terminal-status"]

@@ -163,6 +163,9 @@ def test_pytest_items_apply_the_same_judgement(project: Path, pytester: pytest.P
     out = run.stdout.str()
     assert run.ret == 1, out
     assert "1 failed, 1 passed" in out
+    assert "kit: known findings" in out
+    assert ("responses/peer[gpt]: event.schema — no sequence_number on any event — https://example.invalid/issues/7"
+            in out)
     failure = out.split("= FAILURES =", 1)[1]
     assert "notebook responses/peer failed on setup claude" in failure and "lifecycle.created-first" in failure
 

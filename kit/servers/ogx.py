@@ -1,0 +1,390 @@
+"""The `ogx` setup's server: ogx 1.5.0 (formerly llama-stack) over the kit's own llama.cpp server, offline.
+
+ogx is the server whose Responses events this kit was made to judge. The kit
+starts, all on 127.0.0.1:
+- the kit's llama.cpp server on SmolLM2-135M-Instruct (`LocalServer`, fixed
+  alias, so ogx names the model `llamacpp/<alias>`);
+- a second llama.cpp server for embeddings (mean-pooled, 576 dimensions), which
+  ogx's vector stores need (llama.cpp's per-token vectors otherwise);
+- `kit.servers.ogx_proxy` in front of the chat server (list-of-parts content
+  and `max_completion_tokens`, which llama-cpp-python rejects or ignores);
+- ogx itself, from its cached Python 3.12 environment (`kit.servers.ogx_env`),
+  with a run config generated into a run folder: Responses, Files, vector stores
+  over `inline::faiss`, file_search, storage in SQLite files of the run folder.
+
+`stop()` ends them all (ogx's worker processes with it: it runs in a process
+group of its own), also when a start fails. Every start failure raises a
+`LocalServerError` subclass that says what to do, with the tail of the log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import httpx
+
+from kit.servers.local import (
+    DEFAULT_HOST,
+    LocalServer,
+    LocalServerError,
+    PortBusy,
+    ServerCrashed,
+    ServerStartTimeout,
+    _die_with_parent,
+    free_port,
+    log_tail,
+    port_is_free,
+    server_environment,
+)
+from kit.servers.ogx_env import OGX_VERSION, OgxEnvironment, ensure_environment
+
+PROVIDER_ID = "llamacpp"  # ogx names a model `<provider_id>/<served id>`
+EMBED_PROVIDER_ID = "llamacpp-embed"
+EMBED_ALIAS = "smollm2-embed"
+EMBED_DIMENSION = 576  # SmolLM2-135M's hidden size
+DEFAULT_PORT = 8321
+# ogx's own settings come from OGX_* / LLAMA_STACK_* variables; a stray one in the user's shell must not reconfigure it.
+_OGX_ENV_PREFIXES = ("OGX_", "LLAMA_STACK_")
+
+
+class OgxStartFailed(LocalServerError):
+    """ogx or one of its helpers could not start; the message has the tail of the log."""
+
+
+def run_config(*, chat_url: str, embed_url: str, state_dir: Path, host: str, port: int,
+               max_tokens: int = 1024) -> dict[str, Any]:
+    """ogx's run config (a v2 distribution config) for the kit's llama.cpp servers, file_search over faiss.
+
+    `chat_url` is the proxy in front of llama.cpp (base URL ending in /v1);
+    `embed_url` the embeddings server's. `max_tokens` caps an answer when a
+    request sets no `max_output_tokens`. TLS is off (`insecure`): loopback only.
+    """
+    state = str(state_dir)
+    return {
+        "version": 2,
+        "distro_name": "kit-ogx-llamacpp",
+        "apis": ["files", "file_processors", "inference", "responses", "tool_runtime", "vector_io"],
+        "providers": {
+            "inference": [
+                {"provider_id": PROVIDER_ID, "provider_type": "remote::vllm",
+                 "config": {"base_url": chat_url, "max_tokens": max_tokens, "api_token": "fake"}},
+                {"provider_id": EMBED_PROVIDER_ID, "provider_type": "remote::vllm",
+                 "config": {"base_url": embed_url, "api_token": "fake"}},
+            ],
+            "vector_io": [{"provider_id": "faiss", "provider_type": "inline::faiss",
+                           "config": {"persistence": {"namespace": "vector_io::faiss", "backend": "kv_default"}}}],
+            "files": [{"provider_id": "builtin-files", "provider_type": "inline::localfs",
+                       "config": {"storage_dir": f"{state}/files",
+                                  "metadata_store": {"table_name": "files_metadata", "backend": "sql_default"}}}],
+            "file_processors": [{"provider_id": "auto", "provider_type": "inline::auto"}],
+            "responses": [{"provider_id": "builtin", "provider_type": "inline::builtin",
+                           "config": {"persistence": {"responses": {"table_name": "responses",
+                                                                    "backend": "sql_default"}}}}],
+            "tool_runtime": [{"provider_id": "file-search", "provider_type": "inline::file-search"}],
+        },
+        "storage": {
+            "backends": {
+                "kv_default": {"type": "kv_sqlite", "db_path": f"{state}/kvstore.db"},
+                "sql_default": {"type": "sql_sqlite", "db_path": f"{state}/sql_store.db"},
+            },
+            "stores": {
+                "metadata": {"namespace": "registry", "backend": "kv_default"},
+                "inference": {"table_name": "inference_store", "backend": "sql_default"},
+                "conversations": {"table_name": "openai_conversations", "backend": "sql_default"},
+                "prompts": {"table_name": "prompts", "backend": "sql_default"},
+                "connectors": {"table_name": "connectors", "backend": "sql_default"},
+            },
+        },
+        "registered_resources": {
+            "models": [{"model_id": EMBED_ALIAS, "provider_id": EMBED_PROVIDER_ID, "provider_model_id": EMBED_ALIAS,
+                        "model_type": "embedding", "metadata": {"embedding_dimension": EMBED_DIMENSION}}],
+            "vector_stores": [],
+        },
+        "server": {"host": host, "port": port, "insecure": True},
+        "vector_stores": {
+            "default_provider_id": "faiss",
+            "default_embedding_model": {"provider_id": EMBED_PROVIDER_ID, "model_id": EMBED_ALIAS,
+                                        "embedding_dimensions": EMBED_DIMENSION},
+        },
+    }
+
+
+def ogx_command(env: OgxEnvironment, config_path: Path, port: int) -> list[str]:
+    return [str(env.ogx), "run", str(config_path), "--port", str(port), "--insecure"]
+
+
+def ogx_environment(environ: Mapping[str, str], env: OgxEnvironment) -> dict[str, str]:
+    """The child's environment: no stray OGX_*/LLAMA_STACK_* or llama.cpp settings, tiktoken from the cache folder."""
+    child = {k: v for k, v in server_environment(environ).items() if not k.upper().startswith(_OGX_ENV_PREFIXES)}
+    child.pop("VIRTUAL_ENV", None)
+    child.pop("PYTHONPATH", None)  # the kit's path must not leak into a 3.12 interpreter
+    child["TIKTOKEN_CACHE_DIR"] = str(env.tiktoken_cache)
+    child["PATH"] = os.pathsep.join(filter(None, (str(env.venv / "bin"), environ.get("PATH"))))
+    return child
+
+
+def proxy_command(upstream: str, host: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "kit.servers.ogx_proxy", "--upstream", upstream, "--host", host, "--port", str(port)]
+
+
+class OgxServer:
+    """ogx over the kit's llama.cpp servers, for as long as the `with` block (or until `stop()`).
+
+    `port=None` picks a free loopback port. The run folder (`run_dir`, else a
+    new temp folder) holds the generated config, ogx's state and every log;
+    it is kept after stop. `log_path` is ogx's log.
+    """
+
+    def __init__(self, *, llama_alias: str, host: str = DEFAULT_HOST, port: int | None = None,
+                 log_path: str | Path | None = None, run_dir: str | Path | None = None, start_timeout: float = 180.0,
+                 stop_timeout: float = 40.0, n_threads: int | None = None, model: str | Path | None = None,
+                 home: str | Path | None = None) -> None:
+        if host not in ("127.0.0.1", "localhost"):
+            raise ValueError(f"ogx is served on 127.0.0.1 only (its config runs without TLS), not on {host!r}")
+        self.llama_alias = llama_alias  # the model id llama.cpp serves
+        self.text_model = f"{PROVIDER_ID}/{llama_alias}"  # the id ogx gives it
+        self.host = "127.0.0.1"
+        self.requested_port = port
+        self.port: int | None = None
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.log_path = Path(log_path) if log_path is not None else None
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self.n_threads = n_threads
+        self.model = model
+        self.home = Path(home) if home is not None else None
+        self.command: list[str] = []
+        self.start_seconds: float | None = None  # from spawning the llama.cpp servers to ogx serving the model
+        self.install_seconds: float = 0.0  # building ogx's environment (0 when cached)
+        self.environment: OgxEnvironment | None = None
+        self.chat: LocalServer | None = None
+        self.embed: LocalServer | None = None
+        self._proxy: subprocess.Popen[bytes] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._logs: list[IO[bytes]] = []
+
+    # -- what callers use -------------------------------------------------------------------------------------
+
+    @property
+    def root_url(self) -> str:
+        if self.port is None:
+            raise LocalServerError("ogx is not started: use `with OgxServer(...) as server:` or .start()")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return self.root_url + "/v1"
+
+    @property
+    def pid(self) -> int | None:
+        """ogx's own process (the leader of its process group), while started."""
+        return self._process.pid if self._process else None
+
+    @property
+    def model_alias(self) -> str:
+        """The model id clients send (what `kit serve` prints)."""
+        return self.text_model
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def pids(self) -> list[int]:
+        """Every process this server started that is still running (ogx, proxy, llama.cpp servers)."""
+        found = [p.pid for p in (self._process, self._proxy) if p is not None and p.poll() is None]
+        return found + [s.pid for s in (self.chat, self.embed) if s is not None and s.running and s.pid]
+
+    def log_text(self) -> str:
+        if self.log_path is None or not self.log_path.is_file():
+            return ""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def __enter__(self) -> OgxServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = f"running at {self.base_url}" if self.running else "stopped"
+        return f"<OgxServer ogx {OGX_VERSION} on {self.text_model} {state}, run folder {self.run_dir}>"
+
+    # -- start and stop ---------------------------------------------------------------------------------------
+
+    def start(self) -> OgxServer:
+        if self.running:
+            return self
+        if self.requested_port is not None and not port_is_free(self.host, self.requested_port):
+            raise PortBusy(f"port {self.requested_port} on {self.host} is already in use: stop what listens there "
+                           f"(`ss -ltnp 'sport = :{self.requested_port}'`) or let the kit pick a free port (no --port)")
+        self.environment, self.install_seconds = ensure_environment(
+            self.home, progress=lambda line: print(f"kit: {line}", file=sys.stderr, flush=True))
+        if self.run_dir is None:
+            self.run_dir = Path(tempfile.mkdtemp(prefix="kit-ogx-"))
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.log_path is None:
+            self.log_path = self.run_dir / "ogx.log"
+        started = time.monotonic()
+        try:
+            self._start_helpers()
+            self._start_ogx()
+            self._wait_until_ready(started)
+        except BaseException:  # Ctrl-C too: `with` never reaches __exit__ when start raises
+            self.stop()
+            raise
+        self.start_seconds = time.monotonic() - started
+        return self
+
+    def stop(self) -> None:
+        """ogx (SIGTERM, SIGKILL after `stop_timeout`), its leftover workers, the proxy and llama.cpp; safe twice.
+
+        ogx takes about 20 s to stop: it waits that long for its file-processing worker pool.
+        """
+        process, self._process = self._process, None
+        if process is not None:
+            _stop_group(process, self.stop_timeout)
+        proxy, self._proxy = self._proxy, None
+        if proxy is not None:
+            _stop_group(proxy, 5.0)
+        for server in (self.embed, self.chat):
+            if server is not None:
+                server.stop()
+        for log in self._logs:
+            log.close()
+        self._logs = []
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Block until ogx exits by itself (`kit serve` runs this until Ctrl-C); its exit code."""
+        if self._process is None:
+            raise LocalServerError("ogx is not started")
+        return self._process.wait(timeout)
+
+    # -- internals --------------------------------------------------------------------------------------------
+
+    def _start_helpers(self) -> None:
+        assert self.run_dir is not None
+        self.chat = LocalServer(model=self.model, model_alias=self.llama_alias, n_threads=self.n_threads,
+                                log_path=self.run_dir / "llama-chat.log")
+        self.embed = LocalServer(model=self.model, model_alias=EMBED_ALIAS, n_threads=1, embeddings=True,
+                                 log_path=self.run_dir / "llama-embed.log")
+        self.chat.start()
+        self.embed.start()
+        port = free_port(self.host)
+        command = proxy_command(self.chat.base_url, self.host, port)
+        log = open(self.run_dir / "proxy.log", "ab")
+        self._logs.append(log)
+        log.write(f"# kit: {' '.join(command)}\n".encode())
+        log.flush()
+        self._proxy = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True, preexec_fn=_die_with_parent())
+        self.proxy_url = f"http://{self.host}:{port}/v1"
+        deadline = time.monotonic() + 30
+        with httpx.Client(trust_env=False, timeout=2.0) as http:
+            while True:
+                if self._proxy.poll() is not None:
+                    tail = log_tail((self.run_dir / "proxy.log").read_text(errors="replace"))
+                    raise OgxStartFailed(f"ogx's request normaliser (kit.servers.ogx_proxy) exited with code "
+                                         f"{self._proxy.returncode} while starting:\n{tail}")
+                try:
+                    if http.get(self.proxy_url + "/models").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise ServerStartTimeout(f"ogx's request normaliser did not answer at {self.proxy_url} in 30 s; "
+                                             f"log {self.run_dir / 'proxy.log'}")
+                time.sleep(0.1)
+
+    def _start_ogx(self) -> None:
+        assert self.run_dir is not None and self.environment is not None and self.embed is not None
+        assert self.log_path is not None
+        self.port = self.requested_port if self.requested_port is not None else free_port(self.host)
+        config = run_config(chat_url=self.proxy_url, embed_url=self.embed.base_url, state_dir=self.run_dir / "state",
+                            host=self.host, port=self.port)
+        config_path = self.run_dir / "ogx-run.yaml"
+        config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")  # JSON is YAML
+        self.command = ogx_command(self.environment, config_path, self.port)
+        log = open(self.log_path, "ab")
+        self._logs.append(log)
+        log.write(f"# kit: {' '.join(self.command)}\n".encode())
+        log.flush()
+        self._process = subprocess.Popen(
+            self.command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=self.run_dir,
+            env=ogx_environment(os.environ, self.environment), start_new_session=True,
+            preexec_fn=_die_with_parent())
+
+    def _wait_until_ready(self, started: float) -> None:
+        deadline = started + self.start_timeout
+        with httpx.Client(trust_env=False, timeout=2.0) as http:
+            while True:
+                assert self._process is not None
+                code = self._process.poll()
+                if code is not None:
+                    text = self.log_text()
+                    if "address already in use" in text.lower():
+                        raise PortBusy(f"port {self.port} on {self.host} is already in use: free it or pass no --port. "
+                                       f"Log {self.log_path}, last lines:\n{log_tail(text)}")
+                    raise ServerCrashed(f"ogx exited with code {code} while starting (the log says why). Command: "
+                                        f"{' '.join(self.command)}\nLog {self.log_path}, last lines:\n{log_tail(text)}")
+                if self.text_model in self._served_models(http):
+                    return
+                if time.monotonic() > deadline:
+                    raise ServerStartTimeout(
+                        f"ogx did not serve {self.text_model} at {self.base_url} within {self.start_timeout:.0f} s "
+                        f"(a busy machine? raise --start-timeout). Log {self.log_path}, last lines:\n"
+                        f"{log_tail(self.log_text())}")
+                time.sleep(0.25)
+
+    def _served_models(self, http: httpx.Client) -> list[str]:
+        try:
+            answer = http.get(self.base_url + "/models")
+            if answer.status_code != 200:
+                return []
+            return [str(entry.get("id")) for entry in answer.json().get("data", [])]
+        except (httpx.TransportError, ValueError, AttributeError):
+            return []
+
+
+def _stop_group(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM to the child, SIGKILL after `timeout`; then SIGKILL to what is left of its process group.
+
+    Only the child gets SIGTERM: ogx restarts worker processes that die while
+    it shuts down (seen: a SIGTERM to the whole group made it restart them and
+    hang until SIGKILL), and it stops its own workers in order.
+    """
+    try:
+        group: int | None = os.getpgid(process.pid)
+    except ProcessLookupError:
+        group = None
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    process.wait()
+    if group is not None:
+        try:
+            os.killpg(group, signal.SIGKILL)  # workers a child left behind
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def ogx_server_for(setup: Any, **options: Any) -> OgxServer:
+    """The `ogx` setup's managed server (the factory that `Setup.server` names), serving its text_model id."""
+    alias = setup.text_model.partition("/")[2] or setup.text_model
+    options.setdefault("llama_alias", alias)
+    options.pop("embeddings", None)  # `kit serve --embeddings` is local's: ogx always has its embeddings server
+    options.pop("engine", None)
+    return OgxServer(**options)

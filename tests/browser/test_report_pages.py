@@ -1,0 +1,263 @@
+"""The HTML report in Chromium: offline pages, links that resolve, disclosures, stream panels, the timeline, 1280 px.
+
+The report comes from a real `kit run --setup local` in replay (once per
+session); the reasoning and citation panels from real captures rendered by the
+same page writer (see report_run.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from tests.browser.report_run import (
+    CITATION_CAPTURE,
+    REASONING_CAPTURE,
+    Report,
+    build_report,
+    capture_events,
+    recorded_chat_answer,
+)
+
+pytestmark = pytest.mark.browser
+
+WIDTH = 1280
+OFFLINE_SCHEMES = ("file:", "data:", "blob:", "about:")
+
+
+@pytest.fixture(scope="session")
+def report(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Report:
+    # `browser` first: without Chromium there is nothing to look at, so skip before the 40 s run
+    return build_report(tmp_path_factory.mktemp("report") / "reports")
+
+
+@pytest.fixture
+def context(browser: Any) -> Iterator[Any]:
+    """A 1280 px wide context that refuses the network: any http(s) request is aborted (and reported)."""
+    ctx = browser.new_context(viewport={"width": WIDTH, "height": 900})
+    ctx.route(re.compile(r"^(https?|wss?|ftp)://"), lambda route: route.abort())
+    yield ctx
+    ctx.close()
+
+
+class OpenPage:
+    """A page opened from file:// with everything that went wrong on the way: network requests, console errors."""
+
+    def __init__(self, ctx: Any, path: Path, root: Path) -> None:
+        self.name = str(path.relative_to(root))
+        self.page = ctx.new_page()
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        self.page.on("request", lambda r: None if r.url.startswith(OFFLINE_SCHEMES) else self.requests.append(r.url))
+        self.page.on("console", lambda m: self.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+        response = self.page.goto(path.as_uri(), wait_until="load")
+        if response is not None and not response.ok:
+            self.errors.append(f"loading gave {response.status}")
+
+
+def open_page(ctx: Any, path: Path, report: Report) -> OpenPage:
+    return OpenPage(ctx, path, report.root)
+
+
+def test_every_page_loads_offline_without_console_errors(context: Any, report: Report) -> None:
+    pages = report.pages()
+    assert len(pages) >= 1 + len(report.results["outcomes"]), f"report pages missing: {[p.name for p in pages]}"
+    problems = []
+    for path in pages:
+        opened = open_page(context, path, report)
+        opened.page.wait_for_load_state("networkidle")
+        if opened.requests:
+            problems.append(f"{opened.name}: network request(s) while offline: {opened.requests[:5]}")
+        if opened.errors:
+            problems.append(f"{opened.name}: {opened.errors[:5]}")
+        if not opened.page.title():
+            problems.append(f"{opened.name}: no <title>")
+        opened.page.close()
+    assert not problems, "\n".join(problems)
+
+
+def _links(page: Any) -> list[dict[str, str]]:
+    return page.eval_on_selector_all(
+        "a[href]", "els => els.map(a => ({text: a.textContent.trim(), href: a.getAttribute('href'), url: a.href,"
+                   " row: (a.closest('tr') && a.closest('tr').querySelector('td')) ? a.closest('tr').querySelector('td').textContent.trim() : ''}))")
+
+
+def _check_link(page: Any, link: dict[str, str], where: str) -> str | None:
+    """None when `link` resolves: a file that exists (and its #anchor in it), an anchor on this page, or http(s)."""
+    url = urlsplit(link["url"])
+    label = f"{where}: link {link['text']!r} (href {link['href']!r}{', row ' + link['row'] if link['row'] else ''})"
+    if url.scheme in ("http", "https"):
+        return None  # a cited source on the web: not followed offline, but a real link
+    if url.scheme != "file":
+        return f"{label}: scheme {url.scheme!r} is neither a file nor http(s)"
+    target = Path(unquote(url.path))
+    if not target.is_file():
+        return f"{label}: {target} does not exist"
+    if url.fragment:
+        here = Path(unquote(urlsplit(page.url).path))
+        if target == here and not page.evaluate("id => document.getElementById(id) !== null", unquote(url.fragment)):
+            return f"{label}: no element with id {url.fragment!r} on the page"
+    return None
+
+
+def test_every_matrix_link_resolves_and_opens_its_notebook(context: Any, report: Report) -> None:
+    index = open_page(context, report.index, report)
+    links = _links(index.page)
+    matrix = [link for link in links if link["row"]]
+    outcomes = report.results["outcomes"]
+    # every outcome in results.json links its page and its executed notebook from its row
+    assert len(matrix) == 2 * len(outcomes), f"index.html: {len(matrix)} matrix links for {len(outcomes)} outcomes: {matrix}"
+    problems = [problem for link in links if (problem := _check_link(index.page, link, "index.html"))]
+    assert not problems, "\n".join(problems)
+    for link in matrix:
+        if link["text"] != "page":
+            continue
+        opened = context.new_page()
+        opened.goto(link["url"])
+        nav = opened.locator(".kit-nav").inner_text()
+        assert link["row"] in nav, f"index.html: the page link of row {link['row']} opens {link['href']}, whose title is {nav!r}"
+        back = opened.locator(".kit-nav a").get_attribute("href")
+        opened.locator(".kit-nav a").click()
+        try:
+            opened.wait_for_url(index.page.url, timeout=10_000)
+        except Exception:
+            raise AssertionError(f"{link['href']}: its back link {back!r} leads to {opened.url}, not the index") from None
+        opened.close()
+
+
+def test_links_on_every_notebook_page_resolve(context: Any, report: Report) -> None:
+    problems = []
+    checked = 0
+    for path in report.pages()[1:]:
+        opened = open_page(context, path, report)
+        for link in _links(opened.page):
+            checked += 1
+            if problem := _check_link(opened.page, link, opened.name):
+                problems.append(problem)
+        opened.page.close()
+    assert checked >= len(report.pages()) - 1, "every page links back to the index at least"
+    assert not problems, "\n".join(problems)
+
+
+def test_why_disclosures_open(context: Any, report: Report) -> None:
+    index = open_page(context, report.index, report).page
+    why = index.locator("details", has=index.locator("summary", has_text=re.compile(r"^why$")))
+    unsupported = [o for o in report.results["outcomes"] if o["status"] == "unsupported"]
+    assert why.count() == len(unsupported) > 0, f"index.html: {why.count()} 'why' disclosures for {len(unsupported)} unsupported outcomes"
+    for i in range(why.count()):
+        details = why.nth(i)
+        row = details.locator("xpath=ancestor::tr/td[1]").inner_text()
+        explanation = details.locator("pre")
+        assert not explanation.is_visible(), f"index.html row {row}: the 'why' text shows before it is opened"
+        details.locator("summary").click()
+        assert details.evaluate("d => d.open"), f"index.html row {row}: 'why' did not open on click"
+        assert explanation.is_visible() and "lacks" in explanation.inner_text(), \
+            f"index.html row {row}: the opened 'why' shows {explanation.inner_text()!r}"
+
+
+def test_stream_panel_shows_reasoning_apart_from_the_answer(context: Any, report: Report) -> None:
+    events = capture_events(REASONING_CAPTURE)
+    summary = "".join(e["delta"] for e in events if e["type"] == "response.reasoning_summary_text.delta")
+    answer = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
+    opened = open_page(context, report.reasoning_page, report)
+    page, name = opened.page, opened.name
+    stream = page.locator(".kit-stream").first
+    reasoning = stream.locator("section.kit-item[data-kind=reasoning]")
+    message = stream.locator("section.kit-item[data-kind=message]")
+    assert reasoning.count() == 1 and message.count() == 1, f"{name}: {reasoning.count()} reasoning / {message.count()} message panels"
+    assert reasoning.is_visible() and message.is_visible(), f"{name}: a panel is hidden"
+    shown_summary = reasoning.locator(".kit-role-summary .kit-text").inner_text()
+    shown_answer = message.locator(".kit-role-answer .kit-text").inner_text()
+    assert _words(shown_summary) == _words(summary), f"{name}: reasoning panel shows {shown_summary!r}"
+    assert _words(shown_answer) == _words(answer), f"{name}: answer panel shows {shown_answer!r}"
+    assert message.locator(".kit-role-summary, .kit-role-reasoning").count() == 0, f"{name}: reasoning inside the answer panel"
+    assert reasoning.locator(".kit-role-answer").count() == 0, f"{name}: the answer inside the reasoning panel"
+    top_reasoning, top_message = reasoning.bounding_box(), message.bounding_box()
+    assert top_reasoning["y"] + top_reasoning["height"] <= top_message["y"], f"{name}: the panels overlap"
+    reasoning.locator("summary").click()  # the reasoning is collapsible: closing it hides it, not the answer
+    assert not reasoning.locator(".kit-role-summary").is_visible() and message.locator(".kit-role-answer").is_visible(), \
+        f"{name}: collapsing the reasoning did not hide only the reasoning"
+
+
+def test_stream_panel_shows_citations_as_footnotes(context: Any, report: Report) -> None:
+    events = capture_events(CITATION_CAPTURE)
+    cited = [e["annotation"]["filename"] for e in events if e["type"] == "response.output_text.annotation.added"]
+    assert cited, f"{CITATION_CAPTURE.name} has no citation"
+    opened = open_page(context, report.citation_page, report)
+    page, name = opened.page, opened.name
+    message = page.locator(".kit-stream section.kit-item[data-kind=message]").first
+    markers = message.locator("sup.kit-marker a")
+    notes = message.locator("li.kit-footnote")
+    assert markers.count() == notes.count() == len(cited), f"{name}: {markers.count()} markers, {notes.count()} footnotes, {len(cited)} citations"
+    for i, filename in enumerate(cited):
+        note = notes.nth(i)
+        assert filename in note.inner_text(), f"{name}: footnote {i + 1} reads {note.inner_text()!r}, not {filename}"
+        href = markers.nth(i).get_attribute("href")
+        assert href == f"#{note.get_attribute('id')}", f"{name}: marker [{i + 1}] points to {href}, not its footnote"
+        markers.nth(i).click()
+        assert page.evaluate("() => location.hash") == href, f"{name}: following marker [{i + 1}] went nowhere"
+        assert note.is_visible(), f"{name}: footnote {i + 1} is not shown"
+    body = message.locator(".kit-role-answer .kit-text").inner_text()
+    assert "[1]" in body and "Paris" in body, f"{name}: the marker is not in the answer text: {body!r}"
+
+
+def test_timeline_image_is_present(context: Any, report: Report) -> None:
+    """Every passed notebook that draws a timeline shows it as a loaded image (embedded: no file beside the page)."""
+    drawn = [o for o in report.results["outcomes"] if o["status"] == "passed"
+             and "timeline(" in Path(o["executed"]).read_text(encoding="utf-8")]
+    assert drawn, "no passed notebook draws a timeline"
+    for outcome in drawn + [{"page": str(report.reasoning_page)}]:
+        path = Path(outcome["page"])
+        page = open_page(context, path, report).page
+        images = page.locator(".jp-OutputArea-output img")
+        sizes = images.evaluate_all("imgs => imgs.map(i => [i.complete, i.naturalWidth, i.naturalHeight, i.src.slice(0, 22)])")
+        assert any(ok and w >= 300 and h >= 100 and src.startswith("data:image/png") for ok, w, h, src in sizes), \
+            f"{path.relative_to(report.root)}: no loaded timeline image ({sizes})"
+        page.close()
+
+
+def test_pages_are_readable_at_1280px(context: Any, report: Report) -> None:
+    problems = []
+    for path in report.pages():
+        opened = open_page(context, path, report)
+        page = opened.page
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > WIDTH:
+            problems.append(f"{opened.name}: the page is {width} px wide; it scrolls sideways at {WIDTH} px")
+        tall = page.evaluate("""() => [...document.querySelectorAll('table.dataframe tbody tr')].map(tr => {
+            const size = parseFloat(getComputedStyle(tr.querySelector('td') || tr).fontSize);
+            return [tr.getBoundingClientRect().height / size, tr.textContent.trim().slice(0, 60)];
+          }).filter(([ratio]) => ratio > 2.6)""")
+        if tall:
+            problems.append(f"{opened.name}: {len(tall)} table row(s) wrap onto several lines, e.g. {tall[0][1]!r}")
+        hidden = page.evaluate("""() => [...document.querySelectorAll('.jp-OutputArea-output table')]
+            .filter(t => t.getBoundingClientRect().right > window.innerWidth)
+            .filter(t => { for (let e = t.parentElement; e; e = e.parentElement) {
+                  const o = getComputedStyle(e).overflowX; if (o === 'auto' || o === 'scroll') return false; }
+                return true; }).length""")
+        if hidden:
+            problems.append(f"{opened.name}: {hidden} table(s) cut off at the right with no way to scroll to the rest")
+        opened.page.close()
+    assert not problems, "\n".join(problems)
+
+
+def test_screenshots_of_the_index_and_a_notebook_page(context: Any, report: Report, output_dir: Path) -> None:
+    for path, shot in ((report.index, "index.png"), (report.page_of("responses", "basic_streaming"), "basic_streaming.png"),
+                       (report.reasoning_page, "reasoning_capture.png"), (report.citation_page, "citation_capture.png")):
+        page = open_page(context, path, report).page
+        page.screenshot(path=str(output_dir / shot), full_page=True)
+        size = (output_dir / shot).stat().st_size
+        assert size > 10_000, f"{shot}: a {size}-byte screenshot of {path.name} is blank"
+    text, _ = recorded_chat_answer("Write one short sentence about the sea.")
+    page = open_page(context, report.page_of("responses", "basic_streaming"), report).page
+    assert _words(page.locator(".kit-stream .kit-role-answer .kit-text").first.inner_text()) == _words(text)
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
