@@ -77,7 +77,7 @@ class Result:
 def chosen_setups(setups: Sequence[str] | str | None, recording_dir: Path, known: Sequence[str]) -> list[str]:
     """The setups to compare: those given (a list, or a comma-separated string), else $KIT_COMPARE_SETUPS,
     else every known setup with recordings in `recording_dir`."""
-    from kit.recording.modes import recorded_setups
+    from kit.setups.modes import recorded_setups
 
     if setups is None:
         setups = os.environ.get(SETUPS_ENV) or None
@@ -209,7 +209,7 @@ class Comparison:
 
     def finish(self) -> dict[str, Any]:
         """Hand the summary to the runner; fail when nothing could be compared."""
-        from kit.runner import report_summary
+        from kit.summary import report_summary
 
         if not self.compared():
             missing = [r for r in self.results if r.status == "not recorded"]
@@ -232,7 +232,7 @@ def compare(setups: Sequence[str] | str | None = None, *, inference_mode: str | 
     """
     import kit.notebook as nb
     from kit.recording import ReplayMiss
-    from kit.recording.modes import resolve_recording_dir
+    from kit.setups.modes import resolve_recording_dir
     from kit.setups import load_setups
 
     known = load_setups()

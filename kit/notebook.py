@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 from kit.events import Stream, Violation, accumulate, validate_stream
 from kit.recording import InferenceMode, client as kit_client, resolve_mode, resolve_recording_dir, session_of
@@ -275,7 +275,7 @@ class Scenario:
         """Hand the summary to the runner (when run by it) and return it for display."""
         summary = self.summary()
         try:
-            from kit.runner import report_summary
+            from kit.summary import report_summary
         except ImportError:
             return summary
         report_summary(summary)

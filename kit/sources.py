@@ -35,7 +35,9 @@ def _json(path: Path, data: bytes) -> Stream:
     if data.lstrip()[:1] == b"[":  # a saved list of event objects
         try:
             items = json.loads(data)
-        except (ValueError, RecursionError) as exc:
+        except RecursionError as exc:
+            raise SourceError(f"{path}: JSON nested too deeply to read; expected a kit recording or a list of events") from exc
+        except ValueError as exc:
             raise SourceError(f"{path}: not valid JSON ({exc}); expected a kit recording or a list of events") from exc
         return parse_events(items, source_name=str(path))
     return load_recording_stream(path)

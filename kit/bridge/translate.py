@@ -206,6 +206,11 @@ class ChatToResponses:
         except BadChunk as exc:
             yield from self.fail(str(exc), code="bridge_bad_chunk")
             return
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError) as exc:
+            # A shape no check above foresaw: still data, never an exception out of the bridge.
+            yield from self.fail(f"chunk {self._chunks}: cannot translate it ({type(exc).__name__}: {exc})",
+                                 code="bridge_bad_chunk")
+            return
         error = chunk.get("error")
         if error is not None:
             message, code = _error_fields(error)
@@ -262,6 +267,8 @@ class ChatToResponses:
                 yield from self._tool_call({"index": "function_call", "function": legacy})
         reason = choice.get("finish_reason")
         if reason:
+            if not isinstance(reason, str):
+                raise BadChunk(f"chunk {self._chunks}: finish_reason is a {type(reason).__name__}, not a string")
             self._finish_reason = reason
         message = choice.get("message")  # some servers repeat the whole message (with annotations) at the end
         if isinstance(message, dict) and message.get("annotations"):
@@ -323,7 +330,8 @@ class ChatToResponses:
                 break
             if isinstance(chunk.get("usage"), dict):
                 self._add_usage(chunk["usage"])
-            for choice in chunk.get("choices") or ():
+            choices = chunk.get("choices")
+            for choice in choices if isinstance(choices, list) else ():
                 content = (choice.get("delta") or {}).get("content") if isinstance(choice, dict) else None
                 if not content or not isinstance(content, str):
                     continue
@@ -371,6 +379,8 @@ class ChatToResponses:
                               content_index=len(item.parts), part=part)
 
     def _answer_text(self, text: str) -> Iterator[Event]:
+        if not text:
+            return
         item = self._open
         if not (isinstance(item, _Message) and item.part_kind == "output_text"):
             yield from self._message("output_text")
@@ -434,8 +444,8 @@ class ChatToResponses:
                 assert isinstance(item, _Message)
             to_clean = item.citations.to_clean_index
             yield self._annotation(item, {"type": "url_citation",
-                                          "start_index": to_clean(int(citation.get("start_index") or 0)),
-                                          "end_index": to_clean(int(citation.get("end_index") or 0)),
+                                          "start_index": to_clean(_int(citation.get("start_index"))),
+                                          "end_index": to_clean(_int(citation.get("end_index"))),
                                           "title": str(citation.get("title") or ""), "url": citation["url"]})
 
     def _flush_held_text(self) -> Iterator[Event]:
@@ -476,7 +486,14 @@ class ChatToResponses:
         if not isinstance(function, dict):
             raise BadChunk(f"chunk {self._chunks}: tool call function is not an object")
         index = call.get("index", 0)
+        if isinstance(index, bool) or not isinstance(index, (int, str, type(None))):
+            raise BadChunk(f"chunk {self._chunks}: tool call index is a {type(index).__name__}, not an integer")
         call_id = call.get("id")
+        if call_id is not None and not isinstance(call_id, str):
+            raise BadChunk(f"chunk {self._chunks}: tool call id is a {type(call_id).__name__}, not a string")
+        if function.get("name") is not None and not isinstance(function.get("name"), str):
+            raise BadChunk(f"chunk {self._chunks}: tool call function.name is a "
+                           f"{type(function.get('name')).__name__}, not a string")
         arguments = function.get("arguments") or ""
         if not isinstance(arguments, str):  # a few servers send the arguments as an object
             arguments = json.dumps(arguments, ensure_ascii=False)
@@ -680,8 +697,8 @@ class ChatToResponses:
         totals["input"] += prompt
         totals["output"] += completion
         totals["total"] += _int(total) if total is not None else prompt + completion
-        totals["cached"] += _int((usage.get("prompt_tokens_details") or {}).get("cached_tokens"))
-        totals["reasoning"] += _int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens"))
+        totals["cached"] += _int(_object(usage.get("prompt_tokens_details")).get("cached_tokens"))
+        totals["reasoning"] += _int(_object(usage.get("completion_tokens_details")).get("reasoning_tokens"))
         self._usage = totals
 
     def _item_id(self, prefix: str) -> str:
@@ -701,7 +718,13 @@ def _is_preamble(chunk: Any) -> bool:
 
 
 def _int(value: Any) -> int:
-    return value if isinstance(value, int) else 0
+    """A count from upstream: an integer, else 0 (a count of another type says nothing)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """An upstream object field, or an empty one when it has another type."""
+    return value if isinstance(value, dict) else {}
 
 
 def _error_fields(error: Any) -> tuple[str, str | None]:

@@ -14,7 +14,6 @@ group; FILE is optional for that reason.
 from __future__ import annotations
 
 import json
-import sys
 from enum import Enum
 from typing import Any, Optional
 
@@ -31,6 +30,13 @@ class Profile(str, Enum):
 
 def _read(path: str) -> Any:
     """The stream in `path` (`-` is standard input, SSE or jsonl); raises OSError/ValueError when unreadable."""
+    try:
+        return _load(path)
+    except RecursionError as exc:  # JSON nested deeper than Python can follow: a named error, not a traceback
+        raise ValueError(f"{path}: JSON nested too deeply to read ({exc})") from exc
+
+
+def _load(path: str) -> Any:
     from kit.sources import load
 
     try:
@@ -105,7 +111,16 @@ def check(
             else:
                 typer.echo(f"{path}: cannot read: {reason}", err=True)
             continue
-        violations = validate_stream(stream, profile.value, starting_after=starting_after)
+        try:
+            violations = validate_stream(stream, profile.value, starting_after=starting_after)
+        except RecursionError as exc:
+            status = EXIT_UNREADABLE
+            reason = f"ValueError: {path}: JSON nested too deeply to check ({exc})"
+            if as_json:
+                typer.echo(json.dumps({"file": path, "events": None, "errors": None, "warnings": None, "violations": [], "read_error": reason}))
+            else:
+                typer.echo(f"{path}: cannot read: {reason}", err=True)
+            continue
         counts = summarize(violations)
         if counts["errors"] and status == EXIT_OK:
             status = EXIT_ERRORS

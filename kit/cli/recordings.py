@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from kit.recording.errors import CorruptRecording
-from kit.recording.modes import resolve_recording_dir
-from kit.recording.store import RecordingStore, load_recording
+from kit.setups.modes import resolve_recording_dir
+from kit.recording.store import RecordingStore, interruption_of, load_recording
 
 app = typer.Typer(help="Inspect and maintain recorded traffic.", no_args_is_help=True)
 DirOption = typer.Option(None, "--dir", help="Recording folder (default: $KIT_RECORDING_DIR, else ./recordings).")
@@ -29,9 +29,11 @@ def ls(
     model: Optional[str] = typer.Option(None, help="Only requests for this model."),
     folder: Optional[Path] = DirOption,
 ) -> None:
-    """List recordings."""
+    """List recordings; files that cannot be loaded are named after the list (exit status 1)."""
     store = _store(folder)
-    rows = store.index().query(setup=setup, endpoint=endpoint, model=model)
+    index = store.index()
+    problems = index.refresh()
+    rows = index.query(setup=setup, endpoint=endpoint, model=model)
     table = Table("key", "setup", "endpoint", "model", "status", "recorded", "file", box=None)
     for row in rows:
         table.add_row(f"{row['key'][:16]}.{row['occurrence']}", row["setup"], row["endpoint"], row["model"] or "",
@@ -39,6 +41,11 @@ def ls(
     console = Console()
     console.print(table)
     console.print(f"{len(rows)} recording(s) in {store.root}")
+    for problem in problems:
+        typer.echo(str(problem), err=True)
+    if problems:
+        typer.echo(f"{len(problems)} file(s) could not be listed; `kit recordings verify` checks them all", err=True)
+        raise typer.Exit(1)
 
 
 @app.command("show")
@@ -119,6 +126,10 @@ def verify(folder: Optional[Path] = DirOption) -> None:
                 problems.append(f"{path}: file name does not match its key/occurrence; expected "
                                 f"{store.path_for(canonical, recording.occurrence)}")
             recording.body_bytes()
+            interrupted = interruption_of(recording)
+            if interrupted:
+                problems.append(f"{path}: interrupted while recording ({interrupted}): it holds only part of the "
+                                f"answer; re-record it (record-if-missing replaces it) or delete it")
         except CorruptRecording as exc:
             problems.append(str(exc))
         except Exception as exc:  # any other failure to read it back is corruption too

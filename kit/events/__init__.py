@@ -6,7 +6,8 @@ which also accepts paths and kit recordings.
 
 from __future__ import annotations
 
-from kit.events.accumulate import AccumulatedResponse, Accumulator, ItemView, PartView, SummaryView, accumulate
+from kit.events.accumulate import Accumulator, accumulate
+from kit.events.accumulate_views import AccumulatedResponse, ItemView, PartView, SummaryView
 from kit.events.model import (
     EVENT_CLASSES,
     KNOWN_EVENT_TYPES,

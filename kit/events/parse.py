@@ -17,7 +17,7 @@ from itertools import chain
 from typing import Any, Iterable, Iterator
 
 from kit.events.model import Event, NotJSONEvent, Stream, WireFacts, make_event
-from kit.events.sse import DONE_SENTINEL, SSEBlock, SSEDecoder, looks_like_sse
+from kit.events.sse import SSEBlock, SSEDecoder, looks_like_sse
 
 _loads = json.loads
 _JSONDecodeError = json.JSONDecodeError
@@ -27,8 +27,10 @@ def decode_payload(payload: str) -> Event:
     """One `data:` payload (or jsonl line) as an event; garbage becomes a `NotJSONEvent`."""
     try:
         value = _loads(payload)
-    except (_JSONDecodeError, RecursionError) as exc:
+    except _JSONDecodeError as exc:
         return NotJSONEvent(payload, f"not JSON: {exc}")
+    except RecursionError:
+        return NotJSONEvent(payload, "not JSON the kit can read: nested too deeply")
     if type(value) is not dict:
         return NotJSONEvent(payload, f"payload is a JSON {type(value).__name__}, not an object")
     return make_event(value)
@@ -192,3 +194,27 @@ def parse(source: Any, *, source_name: str | None = None) -> Stream:
 
 
 
+
+
+def sse_payloads(body: Iterable[bytes | str]) -> Iterator[dict[str, Any]]:
+    """The JSON objects of an SSE body as they arrive (up to `[DONE]`), read by the kit's one decoder.
+
+    `body` is byte chunks (`iter_bytes()`) or text lines without their line ends
+    (`iter_lines()`). For callers that want plain dicts (benchmarks, tests of a
+    server): a payload that is not one JSON object raises ValueError naming it;
+    `parse_sse` keeps it as an event the validator reports instead.
+    """
+    parser = SSEParser()
+    for piece in body:
+        events = parser.feed(piece + "\n" if isinstance(piece, str) else piece)
+        yield from _payloads(events)
+    yield from _payloads(parser.close())
+
+
+def _payloads(events: list[Event]) -> Iterator[dict[str, Any]]:
+    for event in events:
+        if isinstance(event, NotJSONEvent):
+            line = f" (line {event.line})" if event.line is not None else ""
+            raise ValueError(f"the event stream has a payload that is not JSON{line}: {event.payload[:200]!r}; "
+                             "`kit check` on a recording of it shows the whole stream judged")
+        yield event.raw

@@ -2,7 +2,7 @@
 
 from kit.recording.client import async_client, client, session_of, wrap_http_client
 from kit.recording.errors import CorruptRecording, RecordingError, ReplayMiss, SecretInRecording
-from kit.recording.modes import InferenceMode, ReplayStyle, resolve_mode, resolve_recording_dir
+from kit.setups.modes import InferenceMode, ReplayStyle, resolve_mode, resolve_recording_dir
 from kit.recording.store import Recording, RecordingStore, load_recording
 
 __all__ = [

@@ -11,11 +11,11 @@ import base64
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from kit.recording.scrub import scrub_query
+from kit.recording.scrub import REDACTED, is_credential_name, redact_body, scrub_query
 
 # Fields that differ between runs of the same request and do not change the answer.
 VOLATILE_BODY_FIELDS = frozenset({"user", "safety_identifier", "prompt_cache_key"})
@@ -30,6 +30,8 @@ class CanonicalRequest:
     path: str  # URL path, plus the sorted, scrubbed query string when there is one
     body: Any  # parsed JSON, a multipart description, text, or None
     content_type: str | None
+    # Values the scrub policy removed from this request (headers, query, body): hunted in the answer too.
+    secrets: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -80,17 +82,20 @@ def endpoint_of(path: str) -> str:
     return "-".join(named) or "root"
 
 
-def canonical_body(content: bytes, content_type: str | None) -> Any:
-    """Parse a request body into its comparable, storable form."""
+def canonical_body(content: bytes, content_type: str | None, removed: list[str] | None = None) -> Any:
+    """Parse a request body into its comparable, storable form, credential-named fields redacted.
+
+    Redacting before the key is computed makes the key independent of the secret's value.
+    """
     if not content:
         return None
     ctype = (content_type or "").lower()
     if "multipart/form-data" in ctype:
-        return {"multipart": _multipart_parts(content, ctype)}
+        return {"multipart": _multipart_parts(content, ctype, removed)}
     if "json" in ctype or content[:1] in (b"{", b"["):
         try:
-            return json.loads(content)
-        except ValueError:
+            return redact_body(json.loads(content), removed)
+        except (ValueError, RecursionError):
             pass
     try:
         return {"text": content.decode("utf-8")}
@@ -98,7 +103,7 @@ def canonical_body(content: bytes, content_type: str | None) -> Any:
         return {"base64": base64.b64encode(content).decode("ascii")}
 
 
-def _multipart_parts(content: bytes, ctype: str) -> list[dict[str, Any]]:
+def _multipart_parts(content: bytes, ctype: str, removed: list[str] | None = None) -> list[dict[str, Any]]:
     match = re.search(r'boundary="?([^";]+)"?', ctype)
     if not match:
         return [{"base64": base64.b64encode(content).decode("ascii")}]
@@ -124,5 +129,9 @@ def _multipart_parts(content: bytes, ctype: str) -> list[dict[str, Any]]:
             part["sha256"] = hashlib.sha256(data).hexdigest()
         else:
             part["value"] = data.decode("utf-8", "replace")
+            if part["name"] and is_credential_name(part["name"]) and part["value"]:
+                if removed is not None:
+                    removed.append(part["value"])
+                part["value"] = REDACTED
         parts.append(part)
     return sorted(parts, key=lambda p: (str(p.get("name")), str(p.get("filename"))))

@@ -13,9 +13,10 @@ from typing import Any
 
 import openai
 
-from kit.recording.modes import InferenceMode, ReplayStyle, resolve_mode, resolve_recording_dir, resolve_style
+from kit.setups.modes import InferenceMode, ReplayStyle, resolve_mode, resolve_recording_dir, resolve_style
 from kit.recording.store import RecordingStore
-from kit.recording.transport import AsyncRecordReplayTransport, RecordReplaySession, RecordReplayTransport
+from kit.recording.session import RecordReplaySession
+from kit.recording.transport import AsyncRecordReplayTransport, RecordReplayTransport
 
 REPLAY_API_KEY = "kit-replay-no-key-needed"
 REPLAY_BASE_URL = "http://replay.kit.invalid/v1"

@@ -39,6 +39,18 @@ class SecretInRecording(CorruptRecording):
         self.problem = f"credential in {field}"
 
 
+class RefusedToRecord(RecordingError):
+    """A credential-looking value survived the scrub policy: nothing is written."""
+
+    def __init__(self, path: Path | str, method: str, request_path: str, field: str) -> None:
+        self.path, self.field = Path(path), field
+        super().__init__(
+            f"refusing to record {method} {request_path}: a credential-looking value in {field}; nothing was "
+            f"written to {path}. Keep keys out of prompts and answers (pass them as the setup's key, which "
+            f"is never stored), or record with a fake key."
+        )
+
+
 class ReplayMiss(RecordingError):
     """No recording answers this request in replay mode."""
 

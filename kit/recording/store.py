@@ -4,8 +4,10 @@ Layout: `<dir>/<setup>/<endpoint>/<key[:16]>.<occurrence>.json`. The file
 name alone finds a recording, so replay needs no index; the index serves
 listing, filtering, nearest-recording search for misses, and usage for prune.
 Writes are atomic (temp file + rename) under an advisory lock, so processes
-recording into one folder lose nothing. A file that does not parse is
-reported by name and never overwritten.
+recording into one folder lose nothing. A file that does not parse, or whose
+fields do not have their types (`schema.py`), is reported by name and field and
+never overwritten. The index is a cache: whatever state it is in (deleted,
+stale, garbage), it is rebuilt from the files.
 """
 
 from __future__ import annotations
@@ -21,15 +23,18 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from kit.recording.canonical import CanonicalRequest, endpoint_of
 from kit.recording.errors import CorruptRecording, SecretInRecording
-from kit.recording.scrub import find_secrets, has_credential
+from urllib.parse import parse_qsl
+
+from kit.recording.schema import FORMAT_VERSION, schema_problems
+from kit.recording.scrub import REDACTED, find_secrets, has_credential, is_credential_name
 from kit.recording.sse_codec import decode_sse
 
-FORMAT_VERSION = 1
 INDEX_NAME = ".index.sqlite"
+T = TypeVar("T")
 
 
 @dataclass
@@ -52,10 +57,6 @@ class Recording:
     @property
     def response_headers(self) -> dict[str, str]:
         return dict(self.response.get("headers", {}))
-
-    @property
-    def request_body(self) -> Any:
-        return self.request.get("body")
 
     @property
     def error(self) -> dict[str, Any] | None:
@@ -120,15 +121,20 @@ def load_recording(path: Path | str) -> Recording:
         data = json.loads(text)
     except ValueError as exc:
         raise CorruptRecording(path, f"not valid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise CorruptRecording(path, "not valid JSON (nested too deeply to read)") from exc
     if not isinstance(data, dict) or data.get("kit_recording") != FORMAT_VERSION:
         raise CorruptRecording(path, f"not a kit recording (expected \"kit_recording\": {FORMAT_VERSION})")
-    for name in ("key", "setup", "request", "response"):
-        if name not in data:
-            raise CorruptRecording(path, f"field {name!r} is missing")
-    if not isinstance(data["response"], dict) or "status" not in data["response"]:
-        raise CorruptRecording(path, "response.status is missing")
-    for where in _secret_fields(text, data):
-        raise SecretInRecording(path, where)
+    problems = schema_problems(data)
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise CorruptRecording(path, "; ".join(problems[:3]) + more)
+    try:
+        secret = next(_secret_fields(text, data), None)
+    except RecursionError as exc:
+        raise CorruptRecording(path, "nested too deeply to check") from exc
+    if secret is not None:
+        raise SecretInRecording(path, secret)
     return Recording(
         key=data["key"],
         occurrence=int(data.get("occurrence", 0)),
@@ -140,13 +146,25 @@ def load_recording(path: Path | str) -> Recording:
     )
 
 
+def interruption_of(recording: Recording) -> str | None:
+    """Why a recording stops short of its answer's end (Ctrl-C, a cancelled task, an exception in the
+    consumer), or None: whole, cut by the server (`error`), or closed by its consumer on purpose."""
+    closed = recording.response.get("closed_early")
+    if not isinstance(closed, dict) or closed.get("by") == "consumer":
+        return None
+    return f"{closed.get('by')} after {closed.get('after_chunks')} chunk(s), {closed.get('after_bytes')} bytes"
+
+
 def _secret_fields(text: str, data: dict[str, Any]) -> Iterator[str]:
     """Fields holding credentials: header and query names are checked directly; values are walked
     only when a credential-looking string occurs somewhere in the text (one regex pass over the file)."""
     request, response = data["request"], data["response"]
-    named = {"request": {"headers": request.get("headers") or {}, "query": request.get("query") or {}},
-             "response": {"headers": response.get("headers") or {}}}
+    named = {"request": {"headers": request.get("headers") or {}}, "response": {"headers": response.get("headers") or {}}}
     yield from find_secrets(named)
+    for name, value in parse_qsl(str(request.get("path", "")).partition("?")[2], keep_blank_values=True):
+        if value and value != REDACTED and is_credential_name(name):
+            yield f"request.path?{name}"
+    yield from find_secrets({"request": {"body": request.get("body")}})
     if has_credential(text) or "\\u" in text:  # escaped text could hide one from the plain scan
         yield from find_secrets({"request": request, "response": response})
 
@@ -260,7 +278,7 @@ class RecordingStore:
                 raise
         recording.occurrence, recording.path = occurrence, target
         try:
-            self.index().add(recording)
+            self.index()._retrying(lambda: self.index().add(recording))
         except sqlite3.Error:
             pass  # the index is a cache; `kit recordings reindex` rebuilds it
         return target
@@ -310,6 +328,26 @@ class RecordingIndex:
         self.path = store.root / INDEX_NAME
 
     def _connect(self) -> sqlite3.Connection:
+        """A connection to the index; an index SQLite cannot read is thrown away and started afresh."""
+        try:
+            return self._open()
+        except sqlite3.DatabaseError:
+            self._discard()
+            return self._open()
+
+    def _discard(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
+    def _retrying(self, action: Callable[[], T]) -> T:
+        """Run `action`; if the index turns out to be damaged midway, discard it and run it once more."""
+        try:
+            return action()
+        except sqlite3.DatabaseError:
+            self._discard()
+            return action()
+
+    def _open(self) -> sqlite3.Connection:
         self.store.root.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, timeout=30)
         db.row_factory = sqlite3.Row
@@ -320,7 +358,8 @@ class RecordingIndex:
             " mtime_ns INTEGER, size INTEGER)"
         )
         db.execute("CREATE TABLE IF NOT EXISTS usage (file TEXT PRIMARY KEY, last_used REAL)")
-        db.execute("CREATE TABLE IF NOT EXISTS runs (started REAL)")
+        db.execute("SELECT file, key, occurrence, setup, method, path, endpoint, model, status, recorded_at, mtime_ns,"
+                   " size FROM recordings LIMIT 1").fetchall()  # a table of another shape is a damaged index
         return db
 
     def _row(self, recording: Recording) -> tuple[Any, ...]:
@@ -339,6 +378,9 @@ class RecordingIndex:
 
     def refresh(self) -> list[CorruptRecording]:
         """Bring the index in line with the files (new, changed, deleted); return the files that failed to load."""
+        return self._retrying(self._refresh)
+
+    def _refresh(self) -> list[CorruptRecording]:
         problems: list[CorruptRecording] = []
         with self._connect() as db:
             known = {r["file"]: (r["mtime_ns"], r["size"]) for r in db.execute("SELECT file, mtime_ns, size FROM recordings")}
@@ -361,13 +403,24 @@ class RecordingIndex:
         return problems
 
     def rebuild(self) -> list[CorruptRecording]:
+        """Recreate the index from the files alone, whatever state it is in; usage survives if it can be read."""
+        try:
+            with self._open() as db:
+                usage = list(db.execute("SELECT file, last_used FROM usage"))
+        except sqlite3.DatabaseError:
+            usage = []
+        self._discard()
         with self._connect() as db:
-            db.execute("DELETE FROM recordings")
+            db.executemany("INSERT OR REPLACE INTO usage VALUES (?, ?)", [tuple(row) for row in usage])
         return self.refresh()
 
     def query(self, *, setup: str | None = None, method: str | None = None, endpoint: str | None = None,
               model: str | None = None, limit: int | None = None) -> list[sqlite3.Row]:
-        self.refresh()
+        return self._retrying(lambda: self._query(setup, method, endpoint, model, limit))
+
+    def _query(self, setup: str | None, method: str | None, endpoint: str | None, model: str | None,
+               limit: int | None) -> list[sqlite3.Row]:
+        self._refresh()
         where, args = [], []
         for column, value in (("setup", setup), ("method", method), ("endpoint", endpoint), ("model", model)):
             if value is not None:
@@ -392,14 +445,10 @@ class RecordingIndex:
         except sqlite3.Error:
             pass  # usage is advisory (for prune); never fail a replay over it
 
-    def mark_run_started(self) -> None:
-        with self._connect() as db:
-            db.execute("INSERT INTO runs VALUES (?)", (time.time(),))
-
     def unused(self) -> list[str]:
         """Files no run used: not replayed or recorded since the first run this index saw."""
         self.refresh()
-        with self._connect() as db:
+        with self._connect() as db:  # damaged since the refresh above: this raises, and prune stops
             rows = db.execute(
                 "SELECT r.file FROM recordings r LEFT JOIN usage u ON u.file = r.file "
                 "WHERE u.file IS NULL ORDER BY r.file"

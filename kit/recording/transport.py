@@ -5,208 +5,26 @@ client would have used: in `live` it only forwards; in `record` it forwards
 and tees each chunk to the store as it passes (the caller sees every chunk as
 soon as the server sends it); in `replay` it answers from the store and never
 touches the network.
+
+Sync and async share everything in `session.py` and in `_Transport` below; only
+the byte-stream adapters (`for` or `async for`, `time.sleep` or `asyncio.sleep`)
+and the one call that forwards a request differ.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
-import atexit
-import weakref
 import importlib
-import itertools
-import sys
-import threading
 import time
-import uuid
-from collections import Counter
-from datetime import datetime, timezone
-from pathlib import Path
 from types import ModuleType
-from typing import Any, AsyncIterator, Callable, Iterable, Iterator
+from typing import Any, AsyncIterator, Callable, Iterator
 
-from kit.recording.canonical import CanonicalRequest, canonical_body, canonical_path
-from kit.recording.errors import ReplayMiss
-from kit.recording.modes import InferenceMode, ReplayStyle
-from kit.recording.scrub import scrub_headers
-from kit.recording.sse_codec import encode_sse
-from kit.recording.store import Recording, RecordingStore
+from kit.recording.canonical import CanonicalRequest
+from kit.setups.modes import InferenceMode
+from kit.recording.session import RecordReplaySession, StreamEnding, encode_body, split_chunks
+from kit.recording.store import Recording
 
-# -- one session: the shared logic of the sync and async transports -----------
-
-
-class RecordReplaySession:
-    """What a transport needs besides I/O: mode, store, occurrence counting, building recordings."""
-
-    def __init__(self, *, setup: str, mode: InferenceMode, store: RecordingStore, style: ReplayStyle = ReplayStyle.FAST,
-                 speed: float = 1.0) -> None:
-        self.setup, self.mode, self.store, self.style, self.speed = setup, mode, store, style, speed
-        self.started = time.time()
-        self.id = uuid.uuid4().hex
-        self._seen: Counter[str] = Counter()
-        self._used: set[Path] = set()
-        self._unsaved: list[Path] = []
-        self._lock = threading.Lock()
-        # In replay, the recorded arrival time of the last chunk handed out, running on across
-        # requests: views timestamp events with it, so a fast replay still shows the recorded pacing.
-        self.replay_clock = 0.0
-
-    def canonical(self, request: Any) -> CanonicalRequest:
-        content = request.content  # the SDK always sends a fully built body
-        return CanonicalRequest(
-            setup=self.setup,
-            method=request.method,
-            path=canonical_path(request.url.path, request.url.query),
-            body=canonical_body(content, request.headers.get("content-type")),
-            content_type=request.headers.get("content-type"),
-        )
-
-    def next_occurrence(self, key: str) -> int:
-        with self._lock:
-            n = self._seen[key]
-            self._seen[key] += 1
-            return n
-
-    def route(self, request: Any) -> tuple[CanonicalRequest, int, Recording | None]:
-        """Which recording answers this (read) request; None means record it. Raises ReplayMiss in replay."""
-        canonical = self.canonical(request)
-        occurrence = self.next_occurrence(canonical.key)
-        recording = None
-        if self.mode in (InferenceMode.REPLAY, InferenceMode.RECORD_IF_MISSING):
-            recording = self.lookup(canonical, occurrence)
-            if recording is None and self.mode is InferenceMode.REPLAY:
-                raise self.miss(canonical)
-        return canonical, occurrence, recording
-
-    def lookup(self, request: CanonicalRequest, occurrence: int) -> Recording | None:
-        recording = self.store.find(request, occurrence)
-        if recording is not None and recording.path is not None and recording.path not in self._used:
-            with self._lock:
-                self._used.add(recording.path)
-                self._unsaved.append(recording.path)
-                if len(self._unsaved) == 1:
-                    _PENDING_USAGE.add(self)
-        return recording
-
-    def save_usage(self) -> None:
-        """Write which recordings this session used (for `prune`): once, at exit, off the replay path."""
-        with self._lock:
-            paths, self._unsaved = self._unsaved, []
-        if paths:
-            self.store.index().mark_used(paths)
-
-    def miss(self, request: CanonicalRequest) -> ReplayMiss:
-        try:
-            near = self.store.nearest(request)
-        except Exception:  # the miss itself is the news; a broken index must not hide it
-            near = None
-        return ReplayMiss(
-            mode=self.mode.value, setup=self.setup, method=request.method, path=request.path, model=request.model,
-            key=request.key, recording_dir=self.store.root, nearest=near[0] if near else None,
-            diff=near[1] if near else "",
-        )
-
-    def save(self, request: CanonicalRequest, raw_request: Any, occurrence: int, response: Any,
-             chunks: list[tuple[float, bytes]], error: BaseException | None, duration: float,
-             closed_early: bool) -> None:
-        body = b"".join(c for _, c in chunks)
-        headers = scrub_headers(response.headers)
-        stored: dict[str, Any] = {"status": response.status_code, "headers": headers}
-        stored.update(encode_body(body, headers))
-        if "sse" in stored:
-            stored["chunks"] = [[round(t, 6), len(c)] for t, c in chunks]
-        if error is not None:
-            stored["error"] = {"type": type(error).__name__, "message": str(error), "after_bytes": len(body)}
-        if closed_early:
-            stored["closed_early"] = True
-        meta = {
-            "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "recorded_at_epoch": round(time.time(), 3),
-            "duration": round(duration, 6),
-            "session": self.id,
-            "model": request.model,
-            "versions": _versions(raw_request),
-        }
-        req_headers = scrub_headers(raw_request.headers)
-        req_headers.pop("accept", None)
-        recording = Recording(
-            key=request.key, occurrence=occurrence, setup=self.setup,
-            request={"method": request.method, "path": request.path, "headers": req_headers,
-                     "body": _sorted(request.body)},
-            response=stored, meta=meta,
-        )
-        path = self.store.write(recording, request, session_started=self.started)
-        with self._lock:  # recording a file is using it
-            self._used.add(path)
-            self._unsaved.append(path)
-            _PENDING_USAGE.add(self)
-
-    def replay_chunks(self, recording: Recording) -> list[tuple[float, bytes]]:
-        chunks = recording.response_chunks()
-        if self.style is ReplayStyle.SPLIT:
-            return list(split_chunks(chunks))
-        return chunks
-
-
-_PENDING_USAGE: "weakref.WeakSet[RecordReplaySession]" = weakref.WeakSet()
-
-
-@atexit.register
-def _save_all_usage() -> None:
-    for session in list(_PENDING_USAGE):
-        session.save_usage()
-
-
-def encode_body(body: bytes, headers: dict[str, str]) -> dict[str, Any]:
-    """The readable form of a response body: SSE events, parsed JSON, text, or (compressed, binary) base64."""
-    ctype = headers.get("content-type", "")
-    if headers.get("content-encoding", "identity") not in ("identity", ""):
-        return {"base64": base64.b64encode(body).decode("ascii")}  # kept compressed, with its header
-    if not body:
-        return {}
-    if "text/event-stream" in ctype:
-        return {"sse": encode_sse(body)}
-    if "json" in ctype:
-        try:
-            return {"json": json.loads(body)}
-        except ValueError:
-            pass
-    try:
-        return {"text": body.decode("utf-8")}
-    except UnicodeDecodeError:
-        return {"base64": base64.b64encode(body).decode("ascii")}
-
-
-def _sorted(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _sorted(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [_sorted(v) for v in value]
-    return value
-
-
-def _versions(request: Any) -> dict[str, str]:
-    out = {}
-    for name in ("openai", type(request).__module__.split(".")[0]):
-        module = sys.modules.get(name)
-        if module is not None:
-            out[name] = getattr(module, "__version__", "?")
-    from kit import __version__
-
-    out["responses-kit"] = __version__
-    return out
-
-
-def split_chunks(chunks: Iterable[tuple[float, bytes]]) -> Iterator[tuple[float, bytes]]:
-    """Re-chunk into tiny pieces that split lines, `\\n\\n` and UTF-8 characters."""
-    sizes = itertools.cycle((1, 2, 3, 1, 5, 8, 1, 13, 2, 21))
-    for t, data in chunks:
-        pos = 0
-        while pos < len(data):
-            n = next(sizes)
-            yield t, data[pos : pos + n]
-            pos += n
+__all__ = ["AsyncRecordReplayTransport", "RecordReplaySession", "RecordReplayTransport", "encode_body", "split_chunks"]
 
 
 def _http_module(obj: Any) -> ModuleType:
@@ -215,13 +33,58 @@ def _http_module(obj: Any) -> ModuleType:
 
 
 def _transport_error(http: ModuleType, error: dict[str, Any], request: Any) -> BaseException:
-    cls = getattr(http, error.get("type", ""), None)
+    cls = getattr(http, str(error.get("type", "")), None)
     if not (isinstance(cls, type) and issubclass(cls, Exception)):
         cls = http.RemoteProtocolError
     try:
-        return cls(error.get("message", ""), request=request)
+        return cls(str(error.get("message", "")), request=request)
     except TypeError:
-        return cls(error.get("message", ""))
+        return cls(str(error.get("message", "")))
+
+
+# -- the byte-stream adapters: the only sync/async twins ------------------------------
+
+
+class _SyncStream:
+    """Yields chunks from a source and tells `ending` how the stream ended."""
+
+    def __init__(self, source: Iterator[bytes], ending: StreamEnding, close_inner: Callable[[], Any] | None = None) -> None:
+        self._source, self._ending, self._close_inner = source, ending, close_inner
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._source
+        except BaseException as exc:
+            self._ending.raised(exc)
+            raise
+        self._ending.complete()
+
+    def close(self) -> None:
+        self._ending.closed()
+        if self._close_inner:
+            self._close_inner()
+
+
+class _AsyncStream:
+    """The async twin of `_SyncStream`."""
+
+    def __init__(self, source: AsyncIterator[bytes], ending: StreamEnding,
+                 close_inner: Callable[[], Any] | None = None) -> None:
+        self._source, self._ending, self._close_inner = source, ending, close_inner
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._source:
+                yield chunk
+        except BaseException as exc:
+            self._ending.raised(exc)
+            raise
+        self._ending.complete()
+
+    async def aclose(self) -> None:
+        self._ending.closed()
+        if self._close_inner:
+            await self._close_inner()
 
 
 _stream_classes: dict[tuple[str, str], type] = {}
@@ -238,71 +101,74 @@ def _stream_class(http: ModuleType, kind: str) -> type:
     return cached
 
 
-# -- streams ----------------------------------------------------------------------
+def _sleeping(plan: Iterator[tuple[float, bytes]]) -> Iterator[bytes]:
+    for delay, data in plan:
+        if delay > 0:
+            time.sleep(delay)
+        yield data
 
 
-class _SyncStream:
-    """Yields chunks from a source; calls `on_end(error, closed_early)` once."""
-
-    def __init__(self, source: Iterator[bytes], on_end: Callable[[BaseException | None, bool], None] | None = None,
-                 close_inner: Callable[[], None] | None = None) -> None:
-        self._source, self._on_end, self._close_inner, self._done = source, on_end, close_inner, False
-
-    def __iter__(self) -> Iterator[bytes]:
-        try:
-            for chunk in self._source:
-                yield chunk
-        except BaseException as exc:
-            self._finish(exc if isinstance(exc, Exception) else None, False)
-            raise
-        self._finish(None, False)
-
-    def _finish(self, error: BaseException | None, closed_early: bool) -> None:
-        if not self._done:
-            self._done = True
-            if self._on_end:
-                self._on_end(error, closed_early)
-
-    def close(self) -> None:
-        self._finish(None, True)
-        if self._close_inner:
-            self._close_inner()
+async def _asleeping(plan: Iterator[tuple[float, bytes]]) -> AsyncIterator[bytes]:
+    for delay, data in plan:
+        if delay > 0:
+            await asyncio.sleep(delay)
+        yield data
 
 
-class _AsyncStream:
-    def __init__(self, source: AsyncIterator[bytes], on_end: Callable[[BaseException | None, bool], None] | None = None,
-                 close_inner: Callable[[], Any] | None = None) -> None:
-        self._source, self._on_end, self._close_inner, self._done = source, on_end, close_inner, False
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in self._source:
-                yield chunk
-        except BaseException as exc:
-            self._finish(exc if isinstance(exc, Exception) else None, False)
-            raise
-        self._finish(None, False)
-
-    def _finish(self, error: BaseException | None, closed_early: bool) -> None:
-        if not self._done:
-            self._done = True
-            if self._on_end:
-                self._on_end(error, closed_early)
-
-    async def aclose(self) -> None:
-        self._finish(None, True)
-        if self._close_inner:
-            await self._close_inner()
+def _teeing(stream: Any, chunks: list[tuple[float, bytes]], start: float) -> Iterator[bytes]:
+    for data in stream:
+        chunks.append((time.perf_counter() - start, data))
+        yield data
 
 
-# -- the transports -----------------------------------------------------------------
+async def _ateeing(stream: Any, chunks: list[tuple[float, bytes]], start: float) -> AsyncIterator[bytes]:
+    async for data in stream:
+        chunks.append((time.perf_counter() - start, data))
+        yield data
 
 
-class RecordReplayTransport:
-    """Sync transport for httpx2.Client or httpx.Client (`handle_request`)."""
+# -- the transports -------------------------------------------------------------------
+
+
+class _Transport:
+    """What the sync and async transports share: routing, and building replayed and recorded responses."""
+
+    kind = "sync"
 
     def __init__(self, session: RecordReplaySession, inner: Any | None) -> None:
         self.session, self.inner = session, inner
+
+    def _live(self) -> Any:
+        if self.inner is None:
+            raise RuntimeError("this client was built for replay only; it has no network transport")
+        return self.inner
+
+    def _replay(self, http: ModuleType, request: Any, recording: Recording) -> Any:
+        plan = self.session.replay_plan(recording, lambda error: _transport_error(http, error, request))
+        source = _sleeping(plan) if self.kind == "sync" else _asleeping(plan)
+        stream = _stream_class(http, self.kind)(source, StreamEnding())
+        return http.Response(recording.status, headers=_replay_headers(recording), stream=stream, request=request)
+
+    def _recorded(self, http: ModuleType, request: Any, canonical: CanonicalRequest, occurrence: int,
+                  response: Any, start: float) -> Any:
+        """The live response, its body teed into a recording that is saved when the stream ends, however it ends."""
+        chunks: list[tuple[float, bytes]] = []
+
+        def on_end(error: BaseException | None, closed_by: str | None) -> None:
+            self.session.save(canonical, request, occurrence, response, chunks, error, time.perf_counter() - start,
+                              closed_by)
+
+        if self.kind == "sync":
+            source, close_inner = _teeing(response.stream, chunks, start), getattr(response.stream, "close", None)
+        else:
+            source, close_inner = _ateeing(response.stream, chunks, start), getattr(response.stream, "aclose", None)
+        stream = _stream_class(http, self.kind)(source, StreamEnding(on_end), close_inner)
+        return http.Response(response.status_code, headers=response.headers, stream=stream, request=request,
+                             extensions=response.extensions)
+
+
+class RecordReplayTransport(_Transport):
+    """Sync transport for httpx2.Client or httpx.Client (`handle_request`)."""
 
     def handle_request(self, request: Any) -> Any:
         session, http = self.session, _http_module(request)
@@ -312,50 +178,10 @@ class RecordReplayTransport:
         canonical, occurrence, recording = session.route(request)
         if recording is not None:
             return self._replay(http, request, recording)
-        return self._record(http, request, canonical, occurrence)
-
-    def _live(self) -> Any:
-        if self.inner is None:
-            raise RuntimeError("this client was built for replay only; it has no network transport")
-        return self.inner
-
-    def _replay(self, http: ModuleType, request: Any, recording: Recording) -> Any:
-        chunks, error, style, speed = self.session.replay_chunks(recording), recording.error, self.session.style, self.session.speed
-
-        session = self.session
-
-        def source() -> Iterator[bytes]:
-            start, base = time.perf_counter(), session.replay_clock
-            for t, data in chunks:
-                if style is ReplayStyle.REALTIME:
-                    delay = t / speed - (time.perf_counter() - start)
-                    if delay > 0:
-                        time.sleep(delay)
-                session.replay_clock = base + t
-                yield data
-            if error:
-                raise _transport_error(http, error, request)
-
-        return http.Response(recording.status, headers=_replay_headers(recording), stream=_stream_class(http, "sync")(source()),
-                             request=request)
-
-    def _record(self, http: ModuleType, request: Any, canonical: CanonicalRequest, occurrence: int) -> Any:
         request.headers["accept-encoding"] = "identity"  # store bodies readable, not gzip
         start = time.perf_counter()
         response = self._live().handle_request(request)
-        chunks: list[tuple[float, bytes]] = []
-
-        def source() -> Iterator[bytes]:
-            for data in response.stream:
-                chunks.append((time.perf_counter() - start, data))
-                yield data
-
-        def on_end(error: BaseException | None, closed_early: bool) -> None:
-            self.session.save(canonical, request, occurrence, response, chunks, error, time.perf_counter() - start, closed_early)
-
-        stream = _stream_class(http, "sync")(source(), on_end, getattr(response.stream, "close", None))
-        return http.Response(response.status_code, headers=response.headers, stream=stream, request=request,
-                             extensions=response.extensions)
+        return self._recorded(http, request, canonical, occurrence, response, start)
 
     def close(self) -> None:
         self.session.save_usage()
@@ -369,11 +195,10 @@ class RecordReplayTransport:
         self.close()
 
 
-class AsyncRecordReplayTransport:
+class AsyncRecordReplayTransport(_Transport):
     """Async transport for httpx2.AsyncClient or httpx.AsyncClient (`handle_async_request`)."""
 
-    def __init__(self, session: RecordReplaySession, inner: Any | None) -> None:
-        self.session, self.inner = session, inner
+    kind = "async"
 
     async def handle_async_request(self, request: Any) -> Any:
         session, http = self.session, _http_module(request)
@@ -383,50 +208,10 @@ class AsyncRecordReplayTransport:
         canonical, occurrence, recording = session.route(request)
         if recording is not None:
             return self._replay(http, request, recording)
-        return await self._record(http, request, canonical, occurrence)
-
-    def _live(self) -> Any:
-        if self.inner is None:
-            raise RuntimeError("this client was built for replay only; it has no network transport")
-        return self.inner
-
-    def _replay(self, http: ModuleType, request: Any, recording: Recording) -> Any:
-        chunks, error, style, speed = self.session.replay_chunks(recording), recording.error, self.session.style, self.session.speed
-
-        session = self.session
-
-        async def source() -> AsyncIterator[bytes]:
-            start, base = time.perf_counter(), session.replay_clock
-            for t, data in chunks:
-                if style is ReplayStyle.REALTIME:
-                    delay = t / speed - (time.perf_counter() - start)
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                session.replay_clock = base + t
-                yield data
-            if error:
-                raise _transport_error(http, error, request)
-
-        return http.Response(recording.status, headers=_replay_headers(recording), stream=_stream_class(http, "async")(source()),
-                             request=request)
-
-    async def _record(self, http: ModuleType, request: Any, canonical: CanonicalRequest, occurrence: int) -> Any:
         request.headers["accept-encoding"] = "identity"
         start = time.perf_counter()
         response = await self._live().handle_async_request(request)
-        chunks: list[tuple[float, bytes]] = []
-
-        async def source() -> AsyncIterator[bytes]:
-            async for data in response.stream:
-                chunks.append((time.perf_counter() - start, data))
-                yield data
-
-        def on_end(error: BaseException | None, closed_early: bool) -> None:
-            self.session.save(canonical, request, occurrence, response, chunks, error, time.perf_counter() - start, closed_early)
-
-        stream = _stream_class(http, "async")(source(), on_end, getattr(response.stream, "aclose", None))
-        return http.Response(response.status_code, headers=response.headers, stream=stream, request=request,
-                             extensions=response.extensions)
+        return self._recorded(http, request, canonical, occurrence, response, start)
 
     async def aclose(self) -> None:
         self.session.save_usage()
@@ -445,8 +230,3 @@ def _replay_headers(recording: Recording) -> dict[str, str]:
     if "base64" not in recording.response:  # stored decoded: the bytes replayed are not compressed
         headers.pop("content-encoding", None)
     return headers
-
-
-def recording_dir_of(transport: Any) -> Path | None:
-    session = getattr(transport, "session", None)
-    return session.store.root if session else None

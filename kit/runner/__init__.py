@@ -6,6 +6,6 @@ so importing `kit.runner` must stay cheap. The runner itself lives in
 `kit.runner.outcome` (statuses) and `kit.runner.report` (HTML).
 """
 
-from kit.runner.summary import REPORT_ENV, report_summary
+from kit.summary import REPORT_ENV, report_summary
 
 __all__ = ["REPORT_ENV", "report_summary"]

@@ -24,7 +24,7 @@ from jupyter_client.manager import AsyncKernelManager
 
 from kit.findings import FINDINGS_ENV, NOTEBOOK_ENV, findings_dir, load_baseline
 from kit.runner.outcome import CellError, Outcome, Status, classify, judge_findings, short
-from kit.runner.summary import REPORT_ENV, read_summary
+from kit.summary import REPORT_ENV, read_summary
 from kit.suites import MatrixEntry
 
 KERNEL_NAME = "python3"

@@ -19,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from kit.recording.modes import InferenceMode, recorded_setups
+from kit.setups.modes import InferenceMode, recorded_setups
 from kit.runner.execute import DEFAULT_CELL_TIMEOUT, DEFAULT_START_TIMEOUT, Job, run_job
 from kit.runner.outcome import Outcome
 from kit.setups.options import OptionError, ResolvedRun, RunOptions, StackConfig, resolve_recording_dir, resolve_run

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kit.recording.modes import InferenceMode, resolve_mode
-from kit.recording.modes import resolve_recording_dir as resolve_modes_recording_dir
+from kit.setups.modes import InferenceMode, resolve_mode
+from kit.setups.modes import resolve_recording_dir as resolve_modes_recording_dir
 from kit.setups.registry import Setup
 
 SERVER_PREFIX = "server:"
@@ -170,7 +170,7 @@ def parse_stack_config(value: str | None, setups: Mapping[str, Setup]) -> StackC
 
 
 def parse_mode(flag: str | None, environ: Mapping[str, str]) -> InferenceMode:
-    """`kit.recording.modes.resolve_mode` (the one resolution), its error as an option error."""
+    """`kit.setups.modes.resolve_mode` (the one resolution), its error as an option error."""
     try:
         return resolve_mode(flag=flag, environ=environ)
     except ValueError as exc:
@@ -191,7 +191,7 @@ def select_setups(requested: tuple[str, ...], stack: StackConfig | None, known: 
 
 
 def resolve_recording_dir(options: RunOptions, environ: Mapping[str, str], cwd: Path) -> Path:
-    """`kit.recording.modes.resolve_recording_dir` (the one resolution) for a run's options, relative to `cwd`."""
+    """`kit.setups.modes.resolve_recording_dir` (the one resolution) for a run's options, relative to `cwd`."""
     return resolve_modes_recording_dir(flag=options.recording_dir, environ=environ, cwd=cwd)
 
 
@@ -212,7 +212,10 @@ def resolve_run(options: RunOptions, *, known: Mapping[str, Setup], recorded: Co
         raise OptionError(f"--stack-config server:{stack.server_setup} serves setup {stack.server_setup!r} only; "
                           f"drop --setup or choose --setup {stack.server_setup}")
     if mode.needs_server:
-        missing = sorted({s.key_env for s in setups if s.key_env and not environ.get(s.key_env)})
+        # A managed server started for this run makes its own key (litellm's per-run master key) and sets it.
+        started_here = stack.server_setup if stack is not None else None
+        missing = sorted({s.key_env for s in setups
+                          if s.key_env and not environ.get(s.key_env) and s.name != started_here})
         if missing:
             raise OptionError(f"--inference-mode {mode.value} talks to the servers and needs their keys: "
                               f"set {', '.join(missing)} in the environment (keys are never flags or parameters)")

@@ -135,6 +135,29 @@ BUILTIN_SETUPS: dict[str, Setup] = {
             capabilities=frozenset({"tools", "file_search", "embeddings"}),
             server="kit.servers.ogx:ogx_server_for",
         ),
+        Setup(
+            name="bridge",
+            description="the kit's bridge served over HTTP (kit serve bridge) over the kit's own llama.cpp server",
+            base_url="http://127.0.0.1:8090/v1",
+            url_env="KIT_BRIDGE_URL",
+            key_env=None,
+            text_model="smollm2-135m-instruct",
+            responses="native",  # the client talks to the served /v1/responses
+            capabilities=frozenset({"tools", "file_search"}),  # local's model: the same measured capabilities
+            server="kit.servers.bridge:bridge_server_for",
+        ),
+        Setup(
+            name="litellm",
+            description="LiteLLM's proxy (litellm[proxy]==1.108.7, provider llamafile/) over the kit's llama.cpp "
+                        "server on SmolLM2-135M-Instruct: a Responses server someone else wrote, judged",
+            base_url="http://127.0.0.1:4000/v1",  # LiteLLM's own default port, on loopback
+            url_env="LITELLM_URL",
+            key_env="LITELLM_API_KEY",  # set by the kit to the proxy's per-run master key while it runs
+            text_model="smollm2-135m-instruct",
+            responses="native",  # LiteLLM's own /v1/responses (its translation over Chat Completions)
+            capabilities=frozenset({"tools"}),
+            server="kit.servers.litellm:litellm_server_for",
+        ),
     )
 }
 

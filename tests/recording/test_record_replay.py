@@ -14,7 +14,7 @@ import pytest
 
 import kit
 from kit.recording import CorruptRecording, InferenceMode, ReplayMiss, SecretInRecording, load_recording, session_of
-from kit.recording.modes import resolve_mode
+from kit.setups.modes import resolve_mode
 
 FN_CALL = "responses/openai-dotnet__gpt4o-mini-function-call.jsonl"
 TEXT = "responses/otel-python-contrib__gpt4o-mini-text.jsonl"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import kit.notebook as nb
-from kit.recording.modes import InferenceMode, resolve_mode
-from kit.recording.modes import resolve_recording_dir as modes_recording_dir
+from kit.setups.modes import InferenceMode, resolve_mode
+from kit.setups.modes import resolve_recording_dir as modes_recording_dir
 from kit.runner.matrix import job_for
 from kit.setups.options import OptionError, RunOptions, parse_mode, resolve_recording_dir, resolve_run
 from kit.setups.registry import BUILTIN_SETUPS

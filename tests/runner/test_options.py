@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kit.recording.modes import InferenceMode
+from kit.setups.modes import InferenceMode
 from kit.setups.options import (
     NOTEBOOK_PARAMETERS, OptionError, RunOptions, StackConfig, parse_env, parse_mode, parse_stack_config,
     resolve_recording_dir, resolve_run, split_names,
@@ -68,7 +68,7 @@ def test_default_setups_are_the_known_ones_with_recordings() -> None:
 
 
 def test_unknown_setup_lists_the_known_ones() -> None:
-    with pytest.raises(OptionError, match=r"unknown setup\(s\) nope; known setups: claude, gpt, local, ogx, ollama, vllm"):
+    with pytest.raises(OptionError, match=r"unknown setup\(s\) nope; known setups: bridge, claude, gpt, litellm, local, ogx, ollama, vllm"):
         resolve(setup=("gpt,nope",))
 
 
@@ -105,7 +105,7 @@ def test_stack_config_is_a_url_or_a_managed_setup() -> None:
 
 
 @pytest.mark.parametrize(("value", "message"), [
-    ("server:gpt", "does not manage a server for setup 'gpt'; managed setups: local"),
+    ("server:gpt", "does not manage a server for setup 'gpt'; managed setups: bridge, litellm, local"),
     ("server:nope", "unknown setup 'nope'"),
     ("ftp://host", "expected a base URL"),
     ("localhost:8080", "expected a base URL"),

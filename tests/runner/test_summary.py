@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kit.runner import REPORT_ENV, report_summary
-from kit.runner.summary import merge_summaries, read_summary
+from kit.summary import merge_summaries, read_summary
 
 
 def test_outside_a_run_it_does_nothing(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,4 @@
-"""Inference modes and where recordings live.
+"""Inference modes and where recordings live: run options, resolved once for the client, notebooks, `kit run` and pytest.
 
 Choice order: explicit argument > command-line flag > environment > default.
 (ogx's flag default overwrote its env var, so setting only the variable did
