@@ -23,11 +23,10 @@ from kit.servers.local import (
     ServerNotInstalled,
     ServerStartTimeout,
     default_model_path,
-    free_port,
-    port_is_free,
     start_local_server,
 )
 from kit.servers.managed import ManagedServer, server_for_setup
+from kit.servers.process import free_port, port_is_free
 
 __all__ = [
     "DEFAULT_ALIAS", "INSTALL_HINT", "LLAMA_SERVER_ENV", "MODEL_ENV", "Engine", "LocalServer", "LocalServerError", "ModelFileMissing",

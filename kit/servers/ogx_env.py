@@ -26,7 +26,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kit.servers.local import LocalServerError, log_tail
+from kit.servers.local import LocalServerError
+from kit.servers.process import log_tail
 
 OGX_VERSION = "1.5.0"
 PYTHON_ENV = "KIT_OGX_PYTHON"  # the Python 3.12 interpreter to build ogx's environment with
