@@ -13,7 +13,6 @@ import sys
 import time
 from importlib.util import find_spec
 from pathlib import Path
-from types import TracebackType
 from typing import Any, NoReturn
 
 import httpx
@@ -37,6 +36,7 @@ from kit.servers.local import (
 from kit.servers.process import (
     DEFAULT_HOST,
     ChildProcess,
+    ProcessServer,
     answers,
     busy_message,
     first_exit,
@@ -55,7 +55,7 @@ class UpstreamDown(LocalServerError):
     """The Chat Completions server the bridge would serve over does not answer."""
 
 
-class BridgeServer:
+class BridgeServer(ProcessServer):
     """The served bridge on a loopback port, over `upstream` or over a LocalServer it starts first.
 
     Start failures raise LocalServerError subclasses naming what to do, with
@@ -71,18 +71,13 @@ class BridgeServer:
             raise ValueError("give the bridge one upstream: a URL (upstream=) or a LocalServer to start (local=)")
         self.upstream_url = v1_url(upstream) if upstream else None
         self.local = local
-        self.host = host
-        self.requested_port = port
-        self.port: int | None = None
-        self.log_path = Path(log_path) if log_path is not None else None
-        self.start_timeout = start_timeout
-        self.stop_timeout = stop_timeout
+        super().__init__(host=host, port=port, log_path=log_path, start_timeout=start_timeout,
+                         stop_timeout=stop_timeout)
         self.think_tags = think_tags
         self.model_alias = model_alias or (local.model_alias if local else None)
         self.stores_dir = Path(stores_dir) if stores_dir else None
         self.command: list[str] = []
         self.start_seconds: float | None = None
-        self._child: ChildProcess | None = None
 
     @property
     def upstream(self) -> str:
@@ -92,36 +87,14 @@ class BridgeServer:
         assert self.local is not None
         return self.local.base_url
 
-    @property
-    def root_url(self) -> str:
-        if self.port is None:
-            raise LocalServerError("the bridge is not started: use `with BridgeServer(...) as server:` or .start()")
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        """The OpenAI base URL (ends in /v1) of the served bridge."""
-        return self.root_url + "/v1"
-
-    @property
-    def running(self) -> bool:
-        return self._child is not None and self._child.running
+    def _not_started(self) -> Exception:
+        return LocalServerError("the bridge is not started: use `with BridgeServer(...) as server:` or .start()")
 
     @property
     def describe(self) -> list[str]:
         """What `kit serve` prints about it."""
         return [f"Responses API: {self.base_url}/responses (the kit's bridge over {self.upstream})",
                 f"upstream log: {self.local.log_path}" if self.local else f"upstream: {self.upstream}"]
-
-    def log_text(self) -> str:
-        return read_log(self.log_path)
-
-    def __enter__(self) -> BridgeServer:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = f"running at {self.base_url}" if self.running else "stopped"

@@ -41,7 +41,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any, NoReturn
 
 import httpx
@@ -58,6 +57,7 @@ from kit.servers.local import (
 from kit.servers.process import (
     DEFAULT_HOST,
     ChildProcess,
+    ProcessServer,
     busy_message,
     first_exit,
     free_port,
@@ -195,7 +195,7 @@ def redact(text: str, key: str | None) -> str:
     return text.replace(key, _REDACTED) if key else text
 
 
-class LiteLLMServer:
+class LiteLLMServer(ProcessServer):
     """LiteLLM's proxy on a loopback port over the kit's llama.cpp server, for as long as the `with` block.
 
     `upstream=None` starts the kit's own llama.cpp server (`LocalServer`) and
@@ -211,14 +211,10 @@ class LiteLLMServer:
                  model: str | Path | None = None, n_threads: int | None = None, uv: str | None = None) -> None:
         if host not in LOOPBACK_HOSTS:
             raise ValueError(f"LiteLLM's proxy is served on loopback only (127.0.0.1), not {host!r}")
+        super().__init__(host=host, port=port, log_path=log_path, start_timeout=start_timeout,
+                         stop_timeout=stop_timeout)
         self.model_alias = model_alias
-        self.host = host
-        self.requested_port = port
-        self.port: int | None = None
         self.upstream = upstream.rstrip("/") if upstream else None
-        self.log_path = Path(log_path) if log_path is not None else None
-        self.start_timeout = start_timeout
-        self.stop_timeout = stop_timeout
         self.version = version
         self.key_env = key_env
         self.model = model
@@ -228,7 +224,6 @@ class LiteLLMServer:
         self.start_seconds: float | None = None  # upstream + proxy, until both answer
         self.proxy_start_seconds: float | None = None
         self.upstream_server: LocalServer | None = None
-        self._child: ChildProcess | None = None
         self._key: str | None = None
         self._config_dir: Path | None = None
         self._saved_key: str | None = None
@@ -236,24 +231,12 @@ class LiteLLMServer:
 
     # -- what callers use -------------------------------------------------------------------------------------
 
-    @property
-    def root_url(self) -> str:
-        if self.port is None:
-            raise LiteLLMError("LiteLLM's proxy is not started: use `with LiteLLMServer() as server:` or .start()")
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        """The OpenAI base URL (ends in /v1): LITELLM_URL for the kit."""
-        return self.root_url + "/v1"
+    def _not_started(self) -> Exception:
+        return LiteLLMError("LiteLLM's proxy is not started: use `with LiteLLMServer() as server:` or .start()")
 
     @property
     def upstream_url(self) -> str | None:
         return self.upstream_server.base_url if self.upstream_server is not None else self.upstream
-
-    @property
-    def running(self) -> bool:
-        return self._child is not None and self._child.running
 
     def client_environment(self) -> dict[str, str]:
         """The key variable a client in another shell sets to use this proxy (`kit serve` prints it; never on disk)."""
@@ -263,13 +246,6 @@ class LiteLLMServer:
 
     def log_text(self) -> str:
         return redact(read_log(self.log_path), self._key)
-
-    def __enter__(self) -> LiteLLMServer:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = f"running at {self.base_url}" if self.running else "stopped"

@@ -26,7 +26,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal, NoReturn
 
 import httpx
@@ -34,6 +33,7 @@ import httpx
 from kit.servers.process import (
     DEFAULT_HOST,
     ChildProcess,
+    ProcessServer,
     busy_message,
     free_port,
     log_tail,
@@ -218,7 +218,7 @@ def engine_executable(engine: Engine, environ: Mapping[str, str] | None = None) 
     return sys.executable
 
 
-class LocalServer:
+class LocalServer(ProcessServer):
     """A llama.cpp server on a loopback port, for as long as the `with` block (or until `stop()`).
 
     `port=None` picks a free port (and picks again if another process takes it
@@ -235,13 +235,9 @@ class LocalServer:
                  n_threads: int | None = None, embeddings: bool = False, deterministic: bool | None = None,
                  engine: Engine = "llama-cpp-python", executable: str | None = None) -> None:
         self.model = Path(model).expanduser() if model is not None else None
+        super().__init__(host=host, port=port, log_path=log_path, start_timeout=start_timeout,
+                         stop_timeout=stop_timeout)
         self.model_alias = model_alias
-        self.host = host
-        self.requested_port = port
-        self.port: int | None = None
-        self.log_path = Path(log_path) if log_path is not None else None
-        self.start_timeout = start_timeout
-        self.stop_timeout = stop_timeout
         self.n_ctx = n_ctx
         self.n_threads = n_threads if n_threads is not None else default_threads(os.cpu_count())
         self.embeddings = embeddings
@@ -254,45 +250,17 @@ class LocalServer:
         self.executable = executable
         self.command: list[str] = []
         self.start_seconds: float | None = None  # from spawn to the first good /v1/models
-        self._child: ChildProcess | None = None
         self._model_used: Path | None = None
 
     # -- what callers use -------------------------------------------------------------------------------------
 
-    @property
-    def root_url(self) -> str:
-        if self.port is None:
-            raise LocalServerError("the local server is not started: use `with LocalServer() as server:` or .start()")
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        """The OpenAI base URL (ends in /v1): give it to `openai.OpenAI(base_url=...)` or KIT_LOCAL_URL."""
-        return self.root_url + "/v1"
-
-    @property
-    def pid(self) -> int | None:
-        return self._child.pid if self._child else None
-
-    @property
-    def running(self) -> bool:
-        return self._child is not None and self._child.running
+    def _not_started(self) -> Exception:
+        return LocalServerError("the local server is not started: use `with LocalServer() as server:` or .start()")
 
     @property
     def child(self) -> ChildProcess | None:
         """The server's process while started (servers stacked on this one watch it)."""
         return self._child
-
-    def log_text(self) -> str:
-        return read_log(self.log_path)
-
-    def __enter__(self) -> LocalServer:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = f"running at {self.base_url}" if self.running else "stopped"

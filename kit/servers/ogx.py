@@ -26,7 +26,6 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any, NoReturn
 
 from kit.servers.local import (
@@ -41,12 +40,12 @@ from kit.servers.ogx_env import OGX_VERSION, OgxEnvironment, ensure_environment
 from kit.servers.process import (
     DEFAULT_HOST,
     ChildProcess,
+    ProcessServer,
     answers,
     busy_message,
     free_port,
     log_tail,
     port_is_free,
-    read_log,
     served_models,
 )
 from kit.servers.process import stop_process_group as _stop_group  # noqa: F401 - the name tests/servers use
@@ -140,7 +139,7 @@ def proxy_command(upstream: str, host: str, port: int) -> list[str]:
     return [sys.executable, "-m", "kit.servers.ogx_proxy", "--upstream", upstream, "--host", host, "--port", str(port)]
 
 
-class OgxServer:
+class OgxServer(ProcessServer):
     """ogx over the kit's llama.cpp servers, for as long as the `with` block (or until `stop()`).
 
     `port=None` picks a free loopback port. The run folder (`run_dir`, else a
@@ -159,13 +158,9 @@ class OgxServer:
             raise ValueError(f"ogx is served on 127.0.0.1 only (its config runs without TLS), not on {host!r}")
         self.llama_alias = llama_alias  # the model id llama.cpp serves
         self.text_model = f"{PROVIDER_ID}/{llama_alias}"  # the id ogx gives it
-        self.host = "127.0.0.1"
-        self.requested_port = port
-        self.port: int | None = None
+        super().__init__(host="127.0.0.1", port=port, log_path=log_path, start_timeout=start_timeout,
+                         stop_timeout=stop_timeout)
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        self.log_path = Path(log_path) if log_path is not None else None
-        self.start_timeout = start_timeout
-        self.stop_timeout = stop_timeout
         self.n_threads = n_threads
         self.model = model
         self.home = Path(home) if home is not None else None
@@ -177,19 +172,11 @@ class OgxServer:
         self.chat: LocalServer | None = None
         self.embed: LocalServer | None = None
         self._proxy: ChildProcess | None = None
-        self._child: ChildProcess | None = None
 
     # -- what callers use -------------------------------------------------------------------------------------
 
-    @property
-    def root_url(self) -> str:
-        if self.port is None:
-            raise LocalServerError("ogx is not started: use `with OgxServer(...) as server:` or .start()")
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        return self.root_url + "/v1"
+    def _not_started(self) -> Exception:
+        return LocalServerError("ogx is not started: use `with OgxServer(...) as server:` or .start()")
 
     @property
     def chat_url(self) -> str:
@@ -201,33 +188,14 @@ class OgxServer:
         return self.chat.base_url
 
     @property
-    def pid(self) -> int | None:
-        """ogx's own process (the leader of its process group), while started."""
-        return self._child.pid if self._child else None
-
-    @property
     def model_alias(self) -> str:
         """The model id clients send (what `kit serve` prints)."""
         return self.text_model
-
-    @property
-    def running(self) -> bool:
-        return self._child is not None and self._child.running
 
     def pids(self) -> list[int]:
         """Every process this server started that is still running (ogx, proxy, llama.cpp servers)."""
         found = [p.pid for p in (self._child, self._proxy) if p is not None and p.running and p.pid]
         return found + [s.pid for s in (self.chat, self.embed) if s is not None and s.running and s.pid]
-
-    def log_text(self) -> str:
-        return read_log(self.log_path)
-
-    def __enter__(self) -> OgxServer:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = f"running at {self.base_url}" if self.running else "stopped"

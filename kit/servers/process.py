@@ -24,7 +24,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, NoReturn
+from types import TracebackType
+from typing import IO, NoReturn, Self
 
 import httpx
 
@@ -265,3 +266,62 @@ def first_exit(children: Sequence[ChildProcess | None], timeout: float | None, i
         if deadline is not None and time.monotonic() > deadline:
             return None
         time.sleep(interval)
+
+
+class ProcessServer:
+    """What every managed server does the same around its main ChildProcess: `with`, `running`, `pid`, its log.
+
+    Subclasses set `log_path` and `_child`, and define `start()` (returning
+    the server) and `stop()` (safe to call twice).
+    """
+
+    def __init__(self, *, host: str, port: int | None, log_path: str | Path | None, start_timeout: float,
+                 stop_timeout: float) -> None:
+        self.host = host
+        self.requested_port = port  # None: a free port, picked at start
+        self.port: int | None = None
+        self.log_path = Path(log_path) if log_path is not None else None
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self._child: ChildProcess | None = None
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def _not_started(self) -> Exception:
+        """The error `root_url` raises before start (each server says how to start it)."""
+        raise NotImplementedError
+
+    @property
+    def root_url(self) -> str:
+        if self.port is None:
+            raise self._not_started()
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI base URL (ends in /v1): give it to `openai.OpenAI(base_url=...)` or the setup's URL variable."""
+        return self.root_url + "/v1"
+
+    @property
+    def pid(self) -> int | None:
+        """The main process's id while started."""
+        return self._child.pid if self._child else None
+
+    @property
+    def running(self) -> bool:
+        return self._child is not None and self._child.running
+
+    def log_text(self) -> str:
+        return read_log(self.log_path)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
