@@ -19,84 +19,31 @@ event followed by `response.failed`.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from kit.bridge.markup import Citation, CitationStripper, ThinkTagSplitter
-
-Event = dict[str, Any]
-Chunk = dict[str, Any]
-# Produces the chat chunks of the summary call for a reasoning text (I/O lives in the caller).
-Summarizer = Callable[[str], Iterable[Chunk]]
-
-FALLBACK_RESPONSE_ID = "resp_bridge"
-INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
-# Items still open when the upstream fails are closed with this status.
-# "incomplete" is reserved for items of an incomplete response (lifecycle.incomplete-item-last).
-STATUS_OF_ITEM_CUT_BY_FAILURE = "completed"
-
-
-class _Item:
-    __slots__ = ("kind", "id", "output_index", "status")
-
-    def __init__(self, kind: str, item_id: str, output_index: int) -> None:
-        self.kind = kind
-        self.id = item_id
-        self.output_index = output_index
-        self.status = "completed"
-
-
-class _Reasoning(_Item):
-    __slots__ = ("texts",)
-
-    def __init__(self, item_id: str, output_index: int) -> None:
-        super().__init__("reasoning", item_id, output_index)
-        self.texts: list[str] = []
-
-
-class _Message(_Item):
-    __slots__ = ("parts", "part_kind", "texts", "annotations", "length", "citations")
-
-    def __init__(self, item_id: str, output_index: int) -> None:
-        super().__init__("message", item_id, output_index)
-        self.parts: list[dict[str, Any]] = []  # closed parts
-        self.part_kind: str | None = None  # "output_text" | "refusal" while a part is open
-        self.texts: list[str] = []
-        self.annotations: list[dict[str, Any]] = []
-        self.length = 0  # characters of the open part so far
-        self.citations = CitationStripper()
-
-
-class _FunctionCall(_Item):
-    __slots__ = ("index", "call_id", "name", "args")
-
-    def __init__(self, item_id: str, output_index: int, index: Any, call_id: str, name: str) -> None:
-        super().__init__("function_call", item_id, output_index)
-        self.index = index
-        self.call_id = call_id
-        self.name = name
-        self.args: list[str] = []
-
-
-class HostedCall:
-    """A call of the bridge's own search function, held back from the stream (it becomes a file_search_call)."""
-
-    __slots__ = ("index", "call_id", "name", "args")
-
-    def __init__(self, index: Any, call_id: str, name: str) -> None:
-        self.index = index
-        self.call_id = call_id
-        self.name = name
-        self.args: list[str] = []
-
-    @property
-    def arguments(self) -> str:
-        return "".join(self.args)
-
-
-class BadChunk(ValueError):
-    """An upstream chunk the bridge cannot read; becomes `error` + `response.failed`."""
+from kit.bridge.markup import ThinkTagSplitter
+from kit.bridge.translate_content import ContentSteps
+from kit.bridge.translate_items import (  # noqa: F401  (re-exported: the translator's public names)
+    FALLBACK_RESPONSE_ID,
+    INCOMPLETE_REASONS,
+    STATUS_OF_ITEM_CUT_BY_FAILURE,
+    BadChunk,
+    Chunk,
+    Event,
+    HostedCall,
+    Summarizer,
+    _error_fields,
+    _FunctionCall,
+    _int,
+    _is_preamble,
+    _object,
+    _Item,
+    _Message,
+    _Reasoning,
+    _response_object,
+)
+from kit.bridge.translate_tools import ToolSteps
 
 
 def translate_chat_stream(
@@ -128,7 +75,7 @@ def translate_chat_stream(
     yield from translator.finish()
 
 
-class ChatToResponses:
+class ChatToResponses(ContentSteps, ToolSteps):
     """Incremental translator: `feed` chunks, `end_round` after each upstream call, `finish` once."""
 
     def __init__(
@@ -274,300 +221,6 @@ class ChatToResponses:
         if isinstance(message, dict) and message.get("annotations"):
             yield from self._url_citations(message["annotations"])
 
-    # ------------------------------------------------------------- reasoning
-
-    def _reasoning_text(self, text: str) -> Iterator[Event]:
-        item = self._open
-        if not isinstance(item, _Reasoning):
-            yield from self._close_open()
-            if self.finished:
-                return
-            item = _Reasoning(self._item_id("rs"), len(self._output))
-            self._open = item
-            yield self._event("response.output_item.added", output_index=item.output_index,
-                              item={"id": item.id, "type": "reasoning", "summary": [], "content": [],
-                                    "status": "in_progress"})
-            yield self._event("response.content_part.added", item_id=item.id, output_index=item.output_index,
-                              content_index=0, part={"type": "reasoning_text", "text": ""})
-        item.texts.append(text)
-        self._seq += 1
-        yield {"type": "response.reasoning_text.delta", "sequence_number": self._seq - 1, "item_id": item.id,
-               "output_index": item.output_index, "content_index": 0, "delta": text}
-
-    def _close_reasoning(self, item: _Reasoning) -> Iterator[Event]:
-        text = "".join(item.texts)
-        yield self._event("response.reasoning_text.done", item_id=item.id, output_index=item.output_index,
-                          content_index=0, text=text)
-        yield self._event("response.content_part.done", item_id=item.id, output_index=item.output_index,
-                          content_index=0, part={"type": "reasoning_text", "text": text})
-        summary: list[dict[str, str]] = []
-        failure: tuple[str, str | None] | None = None
-        if self.summarize is not None:
-            failure = yield from self._summary(item, text, summary)
-        done = {"id": item.id, "type": "reasoning", "summary": summary,
-                "content": [{"type": "reasoning_text", "text": text}], "status": item.status}
-        yield from self._item_done(item, done)
-        if failure is not None:
-            yield from self.fail(*failure)
-
-    def _summary(self, item: _Reasoning, reasoning: str,
-                 summary: list[dict[str, str]]) -> Generator[Event, None, tuple[str, str | None] | None]:
-        """Stream the summary part; returns (message, code) if the summary call failed."""
-        assert self.summarize is not None
-        yield self._event("response.reasoning_summary_part.added", item_id=item.id,
-                          output_index=item.output_index, summary_index=0,
-                          part={"type": "summary_text", "text": ""})
-        texts: list[str] = []
-        think = ThinkTagSplitter() if self.think_tags else None
-        failure: tuple[str, str | None] | None = None
-        for chunk in self.summarize(reasoning):
-            if not isinstance(chunk, dict):
-                failure = (f"summary call: a chunk is a {type(chunk).__name__}, not a JSON object", "bridge_bad_chunk")
-                break
-            if chunk.get("error") is not None:
-                message, code = _error_fields(chunk["error"])
-                failure = (f"summary call: {message}", code)
-                break
-            if isinstance(chunk.get("usage"), dict):
-                self._add_usage(chunk["usage"])
-            choices = chunk.get("choices")
-            for choice in choices if isinstance(choices, list) else ():
-                content = (choice.get("delta") or {}).get("content") if isinstance(choice, dict) else None
-                if not content or not isinstance(content, str):
-                    continue
-                pieces = [p for r, p in think.feed(content) if not r] if think else [content]
-                for piece in pieces:
-                    texts.append(piece)
-                    yield self._event("response.reasoning_summary_text.delta", item_id=item.id,
-                                      output_index=item.output_index, summary_index=0, delta=piece)
-        if think is not None and failure is None:
-            for is_reasoning, piece in think.flush():
-                if not is_reasoning:
-                    texts.append(piece)
-                    yield self._event("response.reasoning_summary_text.delta", item_id=item.id,
-                                      output_index=item.output_index, summary_index=0, delta=piece)
-        text = "".join(texts)
-        yield self._event("response.reasoning_summary_text.done", item_id=item.id,
-                          output_index=item.output_index, summary_index=0, text=text)
-        yield self._event("response.reasoning_summary_part.done", item_id=item.id,
-                          output_index=item.output_index, summary_index=0,
-                          part={"type": "summary_text", "text": text})
-        summary.append({"type": "summary_text", "text": text})
-        return failure
-
-    # --------------------------------------------------------------- message
-
-    def _message(self, kind: str) -> Iterator[Event]:
-        """Make the open item a message whose open part is of `kind`; yields what that takes."""
-        item = self._open
-        if not isinstance(item, _Message):
-            yield from self._close_open()
-            if self.finished:
-                return
-            item = _Message(self._item_id("msg"), len(self._output))
-            self._open = item
-            yield self._event("response.output_item.added", output_index=item.output_index,
-                              item={"id": item.id, "type": "message", "status": "in_progress", "content": [],
-                                    "role": "assistant"})
-        if item.part_kind != kind:
-            if item.part_kind is not None:
-                yield from self._close_part(item)
-            item.part_kind = kind
-            part: dict[str, Any] = ({"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
-                                    if kind == "output_text" else {"type": "refusal", "refusal": ""})
-            yield self._event("response.content_part.added", item_id=item.id, output_index=item.output_index,
-                              content_index=len(item.parts), part=part)
-
-    def _answer_text(self, text: str) -> Iterator[Event]:
-        if not text:
-            return
-        item = self._open
-        if not (isinstance(item, _Message) and item.part_kind == "output_text"):
-            yield from self._message("output_text")
-            if self.finished:
-                return
-            item = self._open
-            assert isinstance(item, _Message)
-        if not self.strip_citations:
-            yield self._text_delta(item, text)
-            return
-        stripper = item.citations
-        if not stripper.held and "<" not in text and text[-1] != " ":
-            stripper.raw_length += len(text)
-            yield self._text_delta(item, text)
-            return
-        for piece in stripper.feed(text):
-            if isinstance(piece, Citation):
-                yield self._annotation(item, {"type": "file_citation", "file_id": piece.file_id,
-                                              "filename": self.citation_files.get(piece.file_id, ""),
-                                              "index": item.length})
-            else:
-                yield self._text_delta(item, piece)
-
-    def _text_delta(self, item: _Message, text: str) -> Event:
-        item.texts.append(text)
-        item.length += len(text)
-        self._seq += 1
-        return {"type": "response.output_text.delta", "sequence_number": self._seq - 1, "item_id": item.id,
-                "output_index": item.output_index, "content_index": len(item.parts), "delta": text,
-                "logprobs": []}
-
-    def _annotation(self, item: _Message, annotation: dict[str, Any]) -> Event:
-        item.annotations.append(annotation)
-        return self._event("response.output_text.annotation.added", item_id=item.id,
-                           output_index=item.output_index, content_index=len(item.parts),
-                           annotation_index=len(item.annotations) - 1, annotation=annotation)
-
-    def _refusal_text(self, text: str) -> Iterator[Event]:
-        yield from self._message("refusal")
-        if self.finished:
-            return
-        item = self._open
-        assert isinstance(item, _Message)
-        item.texts.append(text)
-        yield self._event("response.refusal.delta", item_id=item.id, output_index=item.output_index,
-                          content_index=len(item.parts), delta=text)
-
-    def _url_citations(self, annotations: Any) -> Iterator[Event]:
-        if not isinstance(annotations, list):
-            raise BadChunk(f"chunk {self._chunks}: annotations is not a list")
-        for raw in annotations:
-            citation = raw.get("url_citation", raw) if isinstance(raw, dict) else None
-            if not isinstance(citation, dict) or not isinstance(citation.get("url"), str):
-                raise BadChunk(f"chunk {self._chunks}: an annotation is not a url_citation with a url")
-            item = self._open
-            if not (isinstance(item, _Message) and item.part_kind == "output_text"):
-                yield from self._message("output_text")
-                if self.finished:
-                    return
-                item = self._open
-                assert isinstance(item, _Message)
-            to_clean = item.citations.to_clean_index
-            yield self._annotation(item, {"type": "url_citation",
-                                          "start_index": to_clean(_int(citation.get("start_index"))),
-                                          "end_index": to_clean(_int(citation.get("end_index"))),
-                                          "title": str(citation.get("title") or ""), "url": citation["url"]})
-
-    def _flush_held_text(self) -> Iterator[Event]:
-        """Text held back because it might have become markup: at the end it is plain text."""
-        if self._think is not None:
-            for is_reasoning, piece in self._think.flush():
-                yield from (self._reasoning_text(piece) if is_reasoning else self._answer_text(piece))
-
-    def _close_part(self, item: _Message) -> Iterator[Event]:
-        if item.citations.held:
-            yield self._text_delta(item, item.citations.flush())
-        text = "".join(item.texts)
-        index = len(item.parts)
-        if item.part_kind == "output_text":
-            yield self._event("response.output_text.done", item_id=item.id, output_index=item.output_index,
-                              content_index=index, text=text, logprobs=[])
-            part: dict[str, Any] = {"type": "output_text", "annotations": item.annotations, "logprobs": [],
-                                    "text": text}
-        else:
-            yield self._event("response.refusal.done", item_id=item.id, output_index=item.output_index,
-                              content_index=index, refusal=text)
-            part = {"type": "refusal", "refusal": text}
-        yield self._event("response.content_part.done", item_id=item.id, output_index=item.output_index,
-                          content_index=index, part=part)
-        item.parts.append(part)
-        item.part_kind = None
-        item.texts = []
-        item.annotations = []
-        item.length = 0
-        item.citations = CitationStripper()
-
-    # ------------------------------------------------------------ tool calls
-
-    def _tool_call(self, call: Any) -> Iterator[Event]:
-        if not isinstance(call, dict):
-            raise BadChunk(f"chunk {self._chunks}: a tool call is not an object")
-        function = call.get("function") or {}
-        if not isinstance(function, dict):
-            raise BadChunk(f"chunk {self._chunks}: tool call function is not an object")
-        index = call.get("index", 0)
-        if isinstance(index, bool) or not isinstance(index, (int, str, type(None))):
-            raise BadChunk(f"chunk {self._chunks}: tool call index is a {type(index).__name__}, not an integer")
-        call_id = call.get("id")
-        if call_id is not None and not isinstance(call_id, str):
-            raise BadChunk(f"chunk {self._chunks}: tool call id is a {type(call_id).__name__}, not a string")
-        if function.get("name") is not None and not isinstance(function.get("name"), str):
-            raise BadChunk(f"chunk {self._chunks}: tool call function.name is a "
-                           f"{type(function.get('name')).__name__}, not a string")
-        arguments = function.get("arguments") or ""
-        if not isinstance(arguments, str):  # a few servers send the arguments as an object
-            arguments = json.dumps(arguments, ensure_ascii=False)
-        current: _FunctionCall | HostedCall | None = self._hosted_open
-        if current is None and isinstance(self._open, _FunctionCall):
-            current = self._open
-        continues = current is not None and current.index == index and (not call_id or call_id == current.call_id)
-        if not continues:
-            if not call_id and index in self._closed_calls:
-                yield from self.fail(f"chunk {self._chunks}: arguments for tool call index {index!r} arrived "
-                                     "after another tool call began; the bridge streams tool calls one after "
-                                     "another and cannot reopen a closed one", code="bridge_interleaved_tool_calls")
-                return
-            yield from self._close_open()
-            if self.finished:
-                return
-            if self._hosted_open is not None:
-                self._closed_calls.add(self._hosted_open.index)
-                self._hosted_open = None
-            name = function.get("name") or ""
-            output_index = len(self._output)
-            call_id = call_id or f"call_{self._base}_{output_index}_{len(self.hosted_calls)}"
-            if self.hosted_search_tool is not None and name == self.hosted_search_tool:
-                current = HostedCall(index, call_id, name)
-                self.hosted_calls.append(current)
-                self._hosted_open = current
-            else:
-                current = _FunctionCall(self._item_id("fc"), output_index, index, call_id, name)
-                self._open = current
-                yield self._event("response.output_item.added", output_index=output_index,
-                                  item={"id": current.id, "type": "function_call", "status": "in_progress",
-                                        "arguments": "", "call_id": call_id, "name": name})
-        elif function.get("name") and not current.name:
-            current.name = function["name"]
-        if arguments:
-            current.args.append(arguments)
-            if isinstance(current, _FunctionCall):
-                yield self._event("response.function_call_arguments.delta", item_id=current.id,
-                                  output_index=current.output_index, delta=arguments)
-
-    def _close_function_call(self, item: _FunctionCall) -> Iterator[Event]:
-        arguments = "".join(item.args)
-        self._closed_calls.add(item.index)
-        yield self._event("response.function_call_arguments.done", item_id=item.id,
-                          output_index=item.output_index, arguments=arguments, name=item.name)
-        yield from self._item_done(item, {"id": item.id, "type": "function_call", "status": item.status,
-                                          "arguments": arguments, "call_id": item.call_id, "name": item.name})
-
-    # ------------------------------------------------------- hosted search
-
-    def begin_file_search(self, call: HostedCall, queries: list[str]) -> Iterator[Event]:
-        """A search the model asked for starts: its item is added, in_progress, searching."""
-        yield from self._close_open()
-        item = _Item("file_search_call", self._item_id("fs"), len(self._output))
-        self._open = item
-        self._search_queries = queries
-        yield self._event("response.output_item.added", output_index=item.output_index,
-                          item={"id": item.id, "type": "file_search_call", "status": "in_progress",
-                                "queries": queries, "results": None})
-        yield self._event("response.file_search_call.in_progress", output_index=item.output_index, item_id=item.id)
-        yield self._event("response.file_search_call.searching", output_index=item.output_index, item_id=item.id)
-
-    def complete_file_search(self, results: list[dict[str, Any]] | None) -> Iterator[Event]:
-        """The search ran: `results` go in the done item when the request's include asks for them."""
-        item = self._open
-        assert item is not None and item.kind == "file_search_call", "begin_file_search first"
-        for result in results or ():
-            if result.get("file_id") and result.get("filename"):
-                self.citation_files[result["file_id"]] = result["filename"]
-        shown = results if "file_search_call.results" in (self.request.get("include") or ()) else None
-        yield self._event("response.file_search_call.completed", output_index=item.output_index, item_id=item.id)
-        yield from self._item_done(item, {"id": item.id, "type": "file_search_call", "status": "completed",
-                                          "queries": self._search_queries, "results": shown})
-
     # -------------------------------------------------------- item closing
 
     def _close_open(self) -> Iterator[Event]:
@@ -709,63 +362,3 @@ class ChatToResponses:
         event.update(fields)
         self._seq += 1
         return event
-
-
-def _is_preamble(chunk: Any) -> bool:
-    """Chunks before the real stream (Azure's prompt filter results) say nothing about the response."""
-    return (isinstance(chunk, dict) and not chunk.get("choices") and chunk.get("error") is None
-            and not chunk.get("usage") and not (chunk.get("id") and chunk.get("model")))
-
-
-def _int(value: Any) -> int:
-    """A count from upstream: an integer, else 0 (a count of another type says nothing)."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _object(value: Any) -> dict[str, Any]:
-    """An upstream object field, or an empty one when it has another type."""
-    return value if isinstance(value, dict) else {}
-
-
-def _error_fields(error: Any) -> tuple[str, str | None]:
-    """(message, code) of an upstream error object, whatever its shape."""
-    if isinstance(error, dict):
-        message = error.get("message")
-        code = error.get("code") if error.get("code") is not None else error.get("type")
-        if not isinstance(message, str) or not message:
-            message = json.dumps(error, ensure_ascii=False)[:500]
-        metadata = error.get("metadata")
-        if isinstance(metadata, dict) and isinstance(metadata.get("raw"), str):
-            message = f"{message}: {metadata['raw']}"
-        return f"upstream error: {message}", None if code is None else str(code)
-    return f"upstream error: {error}", None
-
-
-def _response_object(request: Mapping[str, Any], *, response_id: str, created_at: int, model: str) -> dict[str, Any]:
-    reasoning = request.get("reasoning") or {}
-    text = request.get("text") or {}
-    return {
-        "id": response_id,
-        "object": "response",
-        "created_at": created_at,
-        "status": "in_progress",
-        "background": False,
-        "error": None,
-        "incomplete_details": None,
-        "instructions": request.get("instructions"),
-        "max_output_tokens": request.get("max_output_tokens"),
-        "model": model,
-        "output": [],
-        "parallel_tool_calls": request.get("parallel_tool_calls", True),
-        "previous_response_id": None,
-        "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
-        "store": False,
-        "temperature": request.get("temperature"),
-        "text": {"format": text.get("format") or {"type": "text"}},
-        "tool_choice": request.get("tool_choice", "auto"),
-        "tools": list(request.get("tools") or []),
-        "top_p": request.get("top_p"),
-        "truncation": "disabled",
-        "usage": None,
-        "metadata": dict(request.get("metadata") or {}),
-    }

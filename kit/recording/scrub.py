@@ -131,7 +131,7 @@ def query_secrets(params: list[tuple[str, str]]) -> list[str]:
 def redact_body(value: Any, removed: list[str] | None = None) -> Any:
     """A JSON body with every credential-named string field redacted; removed values go to `removed`."""
     if isinstance(value, dict):
-        exempt = {"code"} if str(value.get("type", "")).endswith("_call") else set()  # code_interpreter_call.code
+        exempt = _content_fields(value)
         out = {}
         for k, v in value.items():
             if isinstance(v, str) and v and v != REDACTED and k not in exempt and is_credential_name(str(k)):
@@ -144,6 +144,22 @@ def redact_body(value: Any, removed: list[str] | None = None) -> Any:
     if isinstance(value, list):
         return [redact_body(v, removed) for v in value]
     return value
+
+
+_FILTER_OPERATORS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"})
+
+
+def _content_fields(value: dict[str, Any]) -> set[str]:
+    """Fields of API objects whose names end like a credential's but hold content: the `code` of a
+    code_interpreter_call item, the attribute `key` of a file search comparison filter."""
+    kind = value.get("type")
+    if not isinstance(kind, str):
+        return set()
+    if kind.endswith("_call"):
+        return {"code"}
+    if kind in _FILTER_OPERATORS and "value" in value:
+        return {"key"}
+    return set()
 
 
 def scrub_text(text: str, secrets: Iterable[str]) -> str:
@@ -184,7 +200,7 @@ def scrub_chunks(chunks: list[tuple[float, bytes]], secrets: Iterable[str]) -> l
 def find_secrets(value: Any, where: str = "") -> Iterator[str]:
     """Yield the JSON paths of credential-looking values, or of credential-named fields that hold a value."""
     if isinstance(value, dict):
-        exempt = {"code"} if str(value.get("type", "")).endswith("_call") else set()
+        exempt = _content_fields(value)
         for k, v in value.items():
             path = f"{where}.{k}" if where else str(k)
             if where.endswith("headers") and is_secret_header(str(k)):

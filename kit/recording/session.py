@@ -177,6 +177,8 @@ class RecordReplaySession:
         if error is not None:
             message = scrub_text(str(error), request.secrets)
             stored["error"] = {"type": type(error).__name__, "message": message, "after_bytes": len(body)}
+        if closed_by is not None and body.rstrip().endswith(b"data: [DONE]"):
+            closed_by = CLOSED_BY_CONSUMER  # closed after chat's end marker: nothing of the answer is missing
         if closed_by is not None:
             stored["closed_early"] = {"by": closed_by, "after_bytes": len(body), "after_chunks": len(chunks)}
         meta = {

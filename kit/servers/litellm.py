@@ -10,8 +10,8 @@ over a venv of our own: it is the ecosystem's tool for exactly this, it
 caches across runs and clones, and a pinned requirement resolves to the same
 environment every time. Measured here (2 shared cores, loaded): the first run
 (resolve, download and install 116 packages) 30 s to `litellm --version`;
-cached, 19-20 s to `--version` and 28 s until the proxy answers (importing
-LiteLLM dominates).
+cached, 19-20 s to `--version` (so the install adds about 10 s, once) and
+22-45 s until the proxy answers (importing LiteLLM dominates).
 
 The provider is `llamafile/<alias>`: it speaks Chat Completions to the
 upstream, so LiteLLM's own Responses-over-Chat-Completions translation is
@@ -437,7 +437,7 @@ class LiteLLMServer:
                 if time.monotonic() > deadline:
                     raise ProxyStartTimeout(
                         f"LiteLLM's proxy did not answer at {self.root_url} within {self.start_timeout:.0f} s (the "
-                        f"first run installs litellm[proxy]=={self.version}, about 30 s with PyPI; a busy machine? "
+                        f"first run also installs litellm[proxy]=={self.version} from PyPI; a busy machine? "
                         f"raise start_timeout / --start-timeout). Log {self.log_path}, last lines:\n"
                         f"{log_tail(self.log_text())}")
                 time.sleep(0.25)

@@ -142,13 +142,16 @@ class OgxServer:
 
     `port=None` picks a free loopback port. The run folder (`run_dir`, else a
     new temp folder) holds the generated config, ogx's state and every log;
-    it is kept after stop. `log_path` is ogx's log.
+    it is kept after stop. `log_path` is ogx's log. `upstream` (a base URL
+    ending in /v1) puts ogx over a llama.cpp server that is already running
+    and serves `llama_alias`, instead of starting one (benchmarks compare
+    bridges over one server that way).
     """
 
     def __init__(self, *, llama_alias: str, host: str = DEFAULT_HOST, port: int | None = None,
                  log_path: str | Path | None = None, run_dir: str | Path | None = None, start_timeout: float = 180.0,
                  stop_timeout: float = 40.0, n_threads: int | None = None, model: str | Path | None = None,
-                 home: str | Path | None = None) -> None:
+                 home: str | Path | None = None, upstream: str | None = None) -> None:
         if host not in ("127.0.0.1", "localhost"):
             raise ValueError(f"ogx is served on 127.0.0.1 only (its config runs without TLS), not on {host!r}")
         self.llama_alias = llama_alias  # the model id llama.cpp serves
@@ -163,6 +166,7 @@ class OgxServer:
         self.n_threads = n_threads
         self.model = model
         self.home = Path(home) if home is not None else None
+        self.upstream = upstream.rstrip("/") if upstream else None
         self.command: list[str] = []
         self.start_seconds: float | None = None  # from spawning the llama.cpp servers to ogx serving the model
         self.install_seconds: float = 0.0  # building ogx's environment (0 when cached)
@@ -184,6 +188,15 @@ class OgxServer:
     @property
     def base_url(self) -> str:
         return self.root_url + "/v1"
+
+    @property
+    def chat_url(self) -> str:
+        """The llama.cpp chat server ogx's requests go to (through the normaliser)."""
+        if self.upstream is not None:
+            return self.upstream
+        if self.chat is None:
+            raise LocalServerError("ogx is not started")
+        return self.chat.base_url
 
     @property
     def pid(self) -> int | None:
@@ -274,14 +287,16 @@ class OgxServer:
 
     def _start_helpers(self) -> None:
         assert self.run_dir is not None
-        self.chat = LocalServer(model=self.model, model_alias=self.llama_alias, n_threads=self.n_threads,
-                                log_path=self.run_dir / "llama-chat.log")
+        if self.upstream is None:
+            self.chat = LocalServer(model=self.model, model_alias=self.llama_alias, n_threads=self.n_threads,
+                                    log_path=self.run_dir / "llama-chat.log")
         self.embed = LocalServer(model=self.model, model_alias=EMBED_ALIAS, n_threads=1, embeddings=True,
                                  log_path=self.run_dir / "llama-embed.log")
-        self.chat.start()
+        if self.chat is not None:
+            self.chat.start()
         self.embed.start()
         port = free_port(self.host)
-        command = proxy_command(self.chat.base_url, self.host, port)
+        command = proxy_command(self.chat_url, self.host, port)
         log = open(self.run_dir / "proxy.log", "ab")
         self._logs.append(log)
         log.write(f"# kit: {' '.join(command)}\n".encode())
@@ -381,10 +396,13 @@ def _stop_group(process: subprocess.Popen[bytes], timeout: float) -> None:
             pass
 
 
-def ogx_server_for(setup: Any, **options: Any) -> OgxServer:
-    """The `ogx` setup's managed server (the factory that `Setup.server` names), serving its text_model id."""
+def ogx_server_for(setup: Any, *, upstream: str | None = None, **options: Any) -> OgxServer:
+    """The `ogx` setup's managed server (the factory that `Setup.server` names), serving its text_model id.
+
+    `upstream`: a running llama.cpp server (base URL) to put ogx over, instead of starting one.
+    """
     alias = setup.text_model.partition("/")[2] or setup.text_model
     options.setdefault("llama_alias", alias)
     options.pop("embeddings", None)  # `kit serve --embeddings` is local's: ogx always has its embeddings server
     options.pop("engine", None)
-    return OgxServer(**options)
+    return OgxServer(upstream=upstream, **options)

@@ -141,3 +141,18 @@ def test_a_legacy_closed_early_true_still_loads(loopback, tmp_path):
     data["response"]["closed_early"] = True  # as the chat recordings in recordings/ hold it
     path.write_text(json.dumps(data))
     assert interruption_of(load_recording(path)) is None and isinstance(openai.OpenAIError("x"), Exception)
+
+
+def test_a_chat_stream_read_to_done_inside_an_except_block_is_no_interruption(loopback, tmp_path):
+    """The SDK closes a chat stream at [DONE]; an exception being handled around it is not the reason."""
+    client = kit.client("gpt", "record", base_url=loopback.base_url, api_key="k", recording_dir=tmp_path)
+    try:
+        raise LookupError("handled elsewhere")
+    except LookupError:
+        chunks = list(client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "x"}], stream=True,
+            user="fixture:chat/llama-stack__vllm-Qwen-Qwen3-0-6B-reasoning-3420e208.jsonl"))
+    assert chunks
+    [path] = list(tmp_path.rglob("*.json"))
+    recording = load_recording(path)
+    assert recording.response["closed_early"]["by"] == "consumer" and interruption_of(recording) is None

@@ -266,6 +266,13 @@ def test_the_factory_serves_the_setups_model_under_llama_cpps_alias() -> None:
     assert ogx_server_for(get_setup("ogx"), start_timeout=5).start_timeout == 5
 
 
+def test_over_a_running_llama_cpp_server_ogx_starts_no_chat_server_of_its_own() -> None:
+    server = server_for_setup("ogx", upstream="http://127.0.0.1:8080/v1/")
+    assert server.chat_url == "http://127.0.0.1:8080/v1" and server.chat is None
+    with pytest.raises(LocalServerError, match="not started"):
+        OgxServer(llama_alias="m").chat_url
+
+
 def test_stopping_a_process_group_leaves_no_worker_behind(tmp_path: Path) -> None:
     """A parent that forks a worker and exits on SIGTERM without stopping it: the worker goes too."""
     pid_file = tmp_path / "worker.pid"
