@@ -22,7 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kit.cli.show import _capped  # noqa: E402
-from kit.events import parse, validate_stream  # noqa: E402
+from kit.events import validate_stream  # noqa: E402
+from kit.sources import load  # noqa: E402
 from kit.render.live import document_of  # noqa: E402
 from kit.render.terminal import TerminalView  # noqa: E402
 
@@ -39,11 +40,11 @@ def huge_file(folder: Path, megabytes: int) -> Path:
 
 
 def show(path: Path) -> None:
-    TerminalView(_capped(document_of(parse(path), profile="openai"))).to_text(width=100)
+    TerminalView(_capped(document_of(load(path), profile="openai"))).to_text(width=100)
 
 
 def check(path: Path) -> None:
-    validate_stream(parse(path), "openai")
+    validate_stream(load(path), "openai")
 
 
 def best_of(repeat: int, action, path: Path) -> float:

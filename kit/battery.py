@@ -109,7 +109,8 @@ def run_battery(client: openai.OpenAI, setup: Setup, *, model: str | None = None
             yield ProbeResult(probe.name, skipped=f"setup {setup.name!r} lacks {probe.needs}")
             continue
         try:
-            events = list(responses_stream(client, route, probe.request))
+            source = responses_stream(client, route, probe.request)
+            events = list(source)
         except openai.APIStatusError as exc:
             hint = (" (no /v1/responses on this server? try --bridge to check it through Chat Completions)"
                     if exc.status_code == 404 and route.responses == "native" else "")
@@ -118,5 +119,7 @@ def run_battery(client: openai.OpenAI, setup: Setup, *, model: str | None = None
         except openai.OpenAIError as exc:  # ReplayMiss, connection errors: say so, keep going
             yield ProbeResult(probe.name, error=f"{type(exc).__name__}: {exc}")
             continue
+        # a native body keeps its wire facts (the one decoder's), so the sse.* rules judge it as `kit check FILE` does
         stream = parse(events, source_name=f"probe:{probe.name}")
+        stream = Stream(stream.events, stream.offsets, getattr(source, "wire", None), stream.source)
         yield ProbeResult(probe.name, stream, validate_stream(stream, profile), probe.expect(stream))

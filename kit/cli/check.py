@@ -171,25 +171,47 @@ def _battery(url: str | None, model: str | None, setup_name: str | None, bridge:
     except ValueError as exc:
         typer.echo(f"kit check: {exc}", err=True)
         return EXIT_UNREADABLE
+    from kit.findings import FAILED, KNOWN, FindingsError, judge, load_baseline
+
+    try:  # a peer's known findings (findings/<setup>.toml) are facts about it, judged as `kit run` judges them
+        baseline = load_baseline(spec.name)
+    except FindingsError as exc:
+        typer.echo(f"kit check: {exc}", err=True)
+        return EXIT_UNREADABLE
     status = EXIT_OK
     for result in run_battery(client, spec, model=model, via=via, profile=profile):
+        judgement = None
+        if result.stream is not None:
+            judgement = judge({v.rule for v in result.violations if v.severity == "error"}, baseline,
+                              f"battery/{result.probe}")
         if as_json:
-            typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+            record = result.to_dict()
+            if judgement is not None:
+                record["findings"] = {"status": judgement.status, "known": [f.rule for f in judgement.known],
+                                      "new": list(judgement.new), "gone": [f.rule for f in judgement.gone]}
+            typer.echo(json.dumps(record, ensure_ascii=False))
         elif result.skipped:
             typer.echo(f"probe:{result.probe}: skipped: {result.skipped}")
         elif result.error:
             typer.echo(f"probe:{result.probe}: request failed: {result.error}")
         else:
-            verdict = "FAIL" if result.errors else "ok"
+            assert judgement is not None and result.stream is not None
+            failing = result.problem is not None or judgement.status == FAILED
+            verdict = "FAIL" if failing else "known findings" if judgement.status == KNOWN else "ok"
             typer.echo(f"probe:{result.probe}: {verdict}: {len(result.stream.events)} events, {result.errors} errors, "
                        f"{result.warnings} warnings (profile {profile})")
             if result.problem:
                 typer.echo(f"  [expectation] {result.problem}")
+            for finding in judgement.known:
+                typer.echo(f"  [known finding] {finding.rule}: {finding.reason} {finding.upstream}".rstrip())
+            if judgement.status == FAILED:
+                typer.echo("  " + judgement.message.replace("\n", "\n  "))
             for violation in result.violations:
                 typer.echo(f"  {violation}")
         if result.error:
             status = EXIT_UNREADABLE
-        elif result.errors and status == EXIT_OK:
+        elif result.stream is not None and status == EXIT_OK and (
+                result.problem is not None or judgement is not None and judgement.status == FAILED):
             status = EXIT_ERRORS
     return status
 

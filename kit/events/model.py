@@ -113,11 +113,6 @@ class Stream:
     def __getitem__(self, index: int) -> Event:
         return self.events[index]
 
-    @classmethod
-    def from_events(cls, events: list[Event], source: str = "<events>", wire: WireFacts | None = None) -> "Stream":
-        """A stream without timing."""
-        return cls(list(events), [None] * len(events), wire, source)
-
     def types(self) -> list[str | None]:
         """The `type` of every event (None for payloads without one)."""
         return [event.type for event in self.events]

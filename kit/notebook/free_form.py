@@ -38,25 +38,15 @@ def _stream_into_widget(scenario: Scenario, request: dict[str, Any], via: str | 
     redrawn inside an Output widget in JupyterLab (ipywidgets issue 1844): the view
     froze at its first frame, "0 events · streaming…". A widget's value does update.
     """
-    from dataclasses import replace
-
     import ipywidgets as w
     from IPython.display import display
 
-    from kit.bridge import responses_stream
     from kit.render.jupyter import HTMLSink
-    from kit.render.live import LiveSession
 
     view = w.HTML()
     view.add_class("kit-playground-view")
     display(view)
-    route = via or scenario.setup.responses
-    options = {"stores": scenario.stores} if route == "bridge" else {}
-    events = responses_stream(scenario.client, replace(scenario.setup, responses=route),
-                              {"model": scenario.text_model, **request}, **options)
-    sink = HTMLSink(lambda html: setattr(view, "value", html))
-    for _ in LiveSession(events, sink, profile=scenario.profile, source_name=f"{scenario.setup.name} · {route} Responses"):
-        pass
+    scenario.responses_stream(request, via=via, sink=HTMLSink(lambda html: setattr(view, "value", html)))
 
 
 def playground(recording_dir: str | None = None) -> Any:

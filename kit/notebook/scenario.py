@@ -70,8 +70,12 @@ class Scenario:
 
     # -- streams -----------------------------------------------------------------
     def responses_stream(self, request: dict[str, Any], *, title: str | None = None, via: str | None = None,
-                         show: bool = True) -> Stream:
-        """Send a Responses request (native or bridged, as the setup says), show it live, validate it."""
+                         show: bool = True, sink: Any = None) -> Stream:
+        """Send a Responses request (native or bridged, as the setup says), show it live, validate it.
+
+        `sink` (a `kit.render.Sink`) draws the live view somewhere else than the cell's display, such as a
+        widget (the playground's, since display handles do not redraw inside an Output widget).
+        """
         from dataclasses import replace
 
         from kit.bridge import responses_stream
@@ -80,7 +84,7 @@ class Scenario:
         route = via or self.setup.responses
         options = {"stores": self.stores} if route == "bridge" else {}
         events = responses_stream(self.client, replace(self.setup, responses=route), request, **options)
-        return self._consume(events, title or f"{self.setup.name} · {route} Responses", show)
+        return self._consume(events, title or f"{self.setup.name} · {route} Responses", show, sink)
 
     def chat_stream(self, request: dict[str, Any], *, title: str | None = None, show: bool = True) -> list[dict[str, Any]]:
         """Stream a Chat Completion and return its chunks as dicts (reasoning fields kept)."""
@@ -149,7 +153,7 @@ class Scenario:
 
         _display(timeline(stream))
 
-    def _consume(self, events: Iterable[Any], title: str, show: bool) -> Stream:
+    def _consume(self, events: Iterable[Any], title: str, show: bool, sink: Any = None) -> Stream:
         """Consume a stream once: show it live (or not), then keep it with its one validation.
 
         The events come from the kit's one decoder (native: `NativeEvents`, with
@@ -161,8 +165,11 @@ class Scenario:
 
         session_clock = session_of(self.client)
         clock = (lambda: session_clock.replay_clock) if self.mode is InferenceMode.REPLAY else time.perf_counter
-        viewer = (live(events, source_name=title, profile=self.profile, offset_clock=clock) if show
-                  else LiveSession(events, Sink(), profile=self.profile, source_name=title, offset_clock=clock))
+        if show and sink is None:
+            viewer = live(events, source_name=title, profile=self.profile, offset_clock=clock)
+        else:
+            viewer = LiveSession(events, sink if show else Sink(), profile=self.profile, source_name=title,
+                                 offset_clock=clock)
         for _ in viewer:
             pass
         assert viewer.stream is not None and viewer.violations is not None

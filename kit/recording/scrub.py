@@ -14,6 +14,7 @@ The policy, not a list of known names:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Iterable, Iterator
 
 REDACTED = "REDACTED"
@@ -78,6 +79,7 @@ def has_credential(text: str) -> bool:
     return any(start in text for start in _CREDENTIAL_STARTS) and CREDENTIAL_VALUE.search(text) is not None
 
 
+@lru_cache(maxsize=4096)
 def is_credential_name(name: str) -> bool:
     """`user_token`, `apiKey`, `x-functions-key`, `code`, `password`: a name whose last word is a credential's."""
     if name.lower() in NOT_CREDENTIALS:

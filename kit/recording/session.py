@@ -28,7 +28,15 @@ from urllib.parse import parse_qsl
 from kit.recording.canonical import CanonicalRequest, canonical_body, canonical_path
 from kit.recording.errors import RecordingError, RefusedToRecord, ReplayMiss
 from kit.setups.modes import InferenceMode, ReplayStyle
-from kit.recording.scrub import find_secrets, header_secrets, query_secrets, scrub_chunks, scrub_headers, scrub_text
+from kit.recording.scrub import (
+    find_secrets,
+    has_credential,
+    header_secrets,
+    query_secrets,
+    scrub_chunks,
+    scrub_headers,
+    scrub_text,
+)
 from kit.recording.sse_codec import encode_sse
 from kit.recording.store import Recording, RecordingStore, interruption_of
 
@@ -160,6 +168,10 @@ class RecordReplaySession:
         return {"method": request.method, "path": request.path, "headers": req_headers, "body": _sorted(request.body)}
 
     def refuse_secrets(self, request: CanonicalRequest, occurrence: int, data: dict[str, Any]) -> None:
+        """Raise RefusedToRecord naming the first credential-looking value in `data` (names are scrubbed
+        already; one scan of the serialized text rules most recordings out before any walk)."""
+        if not has_credential(json.dumps(data, ensure_ascii=False, default=str)):
+            return
         for where in find_secrets(data):
             raise RefusedToRecord(self.store.path_for(request, occurrence), request.method, request.path, where)
 

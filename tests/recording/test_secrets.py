@@ -267,3 +267,23 @@ def test_a_key_echoed_inside_a_compressed_body_is_scrubbed_and_still_replays(ech
         kit.client("gpt", "replay", recording_dir=tmp_path).responses.create(
             model="gpt-4o-mini", input="hi", metadata={"fault": "401", "gzip": "1"})
     assert "invalid subscription key REDACTED" in str(replayed.value)
+
+
+@pytest.mark.parametrize("where,edit", [
+    ("request.headers.ocp-apim-subscription-key", lambda d: d["request"]["headers"].update(
+        {"ocp-apim-subscription-key": fake("oldocp")})),
+    ("request.headers.x-functions-key", lambda d: d["request"]["headers"].update({"x-functions-key": fake("oldfn")})),
+    ("response.headers.x-auth-token", lambda d: d["response"]["headers"].update({"x-auth-token": fake("oldauth")})),
+    ("request.path?code", lambda d: d["request"].update(path=d["request"]["path"] + "?code=" + fake("oldcode"))),
+    ("request.body.password", lambda d: d["request"]["body"].update(password=fake("oldpassword"))),
+])
+def test_a_secret_stored_before_the_policy_is_refused_on_load(echo_server, tmp_path, where, edit):
+    """Recordings written by an older kit may hold what issue 12 found stored: they are refused, by field."""
+    _stream(_client(echo_server, tmp_path))
+    [path] = list(tmp_path.rglob("*.json"))
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+    with pytest.raises(kit.recording.SecretInRecording) as info:
+        load_recording(path)
+    assert where in str(info.value) and str(path) in str(info.value)

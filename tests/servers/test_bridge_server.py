@@ -32,7 +32,7 @@ from kit.bridge import create_response, stream_response
 from kit.events.parse import sse_payloads
 from kit.events import parse, validate_stream
 from kit.servers import LocalServerError, PortBusy, server_for_setup
-from kit.servers.bridge import BridgeConfig, BridgeServer, UpstreamDown, create_app, http_status_of
+from kit.servers.bridge import UPSTREAM_KEY_ENV, BridgeConfig, BridgeServer, UpstreamDown, create_app, http_status_of
 from tests.bridge.helpers import chat_files, uses_think_tags
 from tests.loopback import LoopbackServer
 
@@ -80,6 +80,11 @@ def served_events(server: BridgeServer, request: dict[str, Any]) -> tuple[list[d
 def in_process(upstream: LoopbackServer, request: dict[str, Any], **options: Any) -> list[dict[str, Any]]:
     client = openai.OpenAI(base_url=upstream.base_url, api_key="none", max_retries=0)
     return list(stream_response(client, {**request, "stream": True}, **options))
+
+
+def sent_headers(upstream: LoopbackServer) -> dict[str, str]:
+    """The headers of the last request the upstream got, by lower-case name."""
+    return {k.lower(): v for k, v in upstream.requests[-1]["headers"].items()}
 
 
 def errors_of(events: list[dict[str, Any]]) -> list[tuple[str, int | None]]:
@@ -157,6 +162,25 @@ def test_a_client_that_hangs_up_mid_stream_leaves_the_bridge_serving(served: Bri
         events, _ = served_events(served, request_for(TEXT))
     assert events[-1]["type"] == "response.completed"
     assert "Traceback" not in served.log_text()
+
+
+def test_the_upstream_key_comes_from_the_environment_and_stays_out_of_command_line_and_log(
+        upstream: LoopbackServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    key = "sk-upstream-" + os.urandom(8).hex()
+    monkeypatch.setenv(UPSTREAM_KEY_ENV, key)
+    with BridgeServer(upstream=upstream.base_url, log_path=tmp_path / "bridge.log") as server:
+        served_events(server, request_for(TEXT))
+        command = " ".join(server.command)
+    assert sent_headers(upstream).get("authorization") == f"Bearer {key}"  # the configured key wins over the client's
+    assert key not in command and key not in (tmp_path / "bridge.log").read_text()
+
+
+def test_without_an_upstream_key_the_clients_own_bearer_is_passed_on(served: BridgeServer,
+                                                                    upstream: LoopbackServer) -> None:
+    client = openai.OpenAI(base_url=served.base_url, api_key="sk-the-clients-own", max_retries=0)
+    with client.responses.stream(**request_for(TEXT)) as stream:
+        stream.get_final_response()
+    assert sent_headers(upstream).get("authorization") == "Bearer sk-the-clients-own"
 
 
 # -- vector stores through the API, as a native client makes them ----------------------------------------------------
