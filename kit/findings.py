@@ -16,6 +16,11 @@ at the project's root (or in `$KIT_FINDINGS_DIR`):
     reason = "..."
     upstream = "https://github.com/..."      # "" when none is known
 
+A finding's `rule` is a rule id of the catalog, or the id of a notebook
+expectation (`EXPECTATIONS`) for a behaviour the catalog has no rule for:
+LiteLLM reporting an upstream's failure as `completed` breaks no event rule,
+but a notebook that expects a failure sees it, and the finding says so.
+
 `judge` is the one rule, used by `kit run`, its report, the pytest items and
 the live tests: for a setup × notebook, E = the error rule ids its streams
 broke and B = the baseline's rules there. E == B: "known findings" (or
@@ -37,6 +42,12 @@ FINDINGS_ENV = "KIT_FINDINGS_DIR"
 NOTEBOOK_ENV = "KIT_NOTEBOOK"  # the runner tells a kernel which notebook it runs: <suite>/<name>
 FINDING_FIELDS = ("notebook", "rule", "event", "reason", "upstream")
 PEER_FIELDS = ("name", "version", "how")
+
+# Notebook expectations a baseline may name instead of a catalog rule: what the server did that no rule judges.
+EXPECTATIONS: dict[str, str] = {
+    "expect.failure": "a request the server must reject (beyond the model's context, say) ends in an HTTP error, "
+                      "or in error + response.failed",
+}
 
 PASSED = "passed"
 KNOWN = "known findings"
@@ -138,8 +149,9 @@ def parse_baseline(data: Mapping[str, Any], setup: str, source: str = "") -> Bas
             raise FindingsError(f"{where}: finding {n} ({entry['rule']}) has unknown field(s) {', '.join(unknown)}; "
                                 f"the fields are {', '.join(FINDING_FIELDS)}")
         rule = str(entry["rule"]).strip()
-        if rule not in RULES:
-            raise FindingsError(f"{where}: finding {n}: rule {rule!r} is not in the catalog (docs/conformance-rules.md)")
+        if rule not in RULES and rule not in EXPECTATIONS:
+            raise FindingsError(f"{where}: finding {n}: rule {rule!r} is not in the catalog (docs/conformance-rules.md) "
+                                f"nor a notebook expectation ({', '.join(sorted(EXPECTATIONS))})")
         notebook = str(entry["notebook"]).strip()
         if "/" not in notebook:
             raise FindingsError(f"{where}: finding {n} ({rule}): notebook {notebook!r} must be <suite>/<name> "
@@ -193,5 +205,5 @@ def load_baseline(setup: str, directory: Path | None = None) -> Baseline:
     return parse_baseline(data, setup, str(path))
 
 
-__all__ = ["FINDINGS_ENV", "KNOWN", "NOTEBOOK_ENV", "Baseline", "Finding", "FindingsError", "Judgement",
+__all__ = ["EXPECTATIONS", "FINDINGS_ENV", "KNOWN", "NOTEBOOK_ENV", "Baseline", "Finding", "FindingsError", "Judgement",
            "findings_dir", "judge", "load_baseline", "parse_baseline"]

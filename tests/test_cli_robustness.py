@@ -103,3 +103,9 @@ def test_no_real_capture_trips_the_item_field_checks():
     for path in sorted((ROOT / "tests" / "captures" / "responses").glob("*.jsonl")):
         found = [v for v in validate_stream(load(path), "openai") if v.rule == "event.schema" and " item: " in v.message]
         assert found == [], path
+
+
+def test_show_live_caps_its_preview_like_the_static_view(tmp_path):
+    live = kit("show", "--live", str(_huge_delta(tmp_path, 3_000_000)))
+    assert live.returncode == 0 and "Traceback" not in live.stderr
+    assert "preview: 20,000 of 3,000,011 characters shown" in " ".join(live.stdout.split()).replace("│ ", "")

@@ -186,3 +186,52 @@ def test_committed_baselines_name_notebooks_and_probes_that_exist() -> None:
         baseline = load_baseline(path.stem, root / "findings")
         strays = sorted({f.notebook for f in baseline.findings} - places)
         assert strays == [], f"{path}: no notebook or battery probe is named {', '.join(strays)}"
+
+
+STABLE_FINDING = '''[[finding]]
+notebook = "responses/errors_incomplete"
+rule = "lifecycle.stable-response"
+event = "response.completed: another model id"
+reason = "the provider-prefixed model id"
+upstream = ""
+'''
+EXPECTATION_FINDING = '''[[finding]]
+notebook = "responses/errors_incomplete"
+rule = "expect.failure"
+event = "response.completed: an empty message"
+reason = "the upstream's failure reported as a success"
+upstream = ""
+'''
+
+
+def test_a_baselined_expectation_miss_is_a_known_finding_and_judged_like_a_rule(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """LiteLLM's real answer to a request beyond the context window (recordings/litellm): response.completed,
+    an empty message (and the model-id finding). expect_failure raises unless the baseline knows the miss."""
+    import kit.notebook as nb
+
+    root = Path(__file__).resolve().parents[1]
+    request = {"input": " ".join(["lighthouse"] * 20000), "max_output_tokens": 8}
+    monkeypatch.setenv("KIT_NOTEBOOK", "responses/errors_incomplete")
+    monkeypatch.setenv("KIT_FINDINGS_DIR", str(tmp_path))
+    (tmp_path / "litellm.toml").write_text(STABLE_FINDING, encoding="utf-8")
+    bare = nb.start("litellm", "replay", recording_dir=str(root / "recordings"))
+    with pytest.raises(nb.StreamCheckFailed, match="expected the response to end 'failed', it ended 'completed'"):
+        bare.expect_failure(request, title="beyond the context")
+
+    (tmp_path / "litellm.toml").write_text(STABLE_FINDING + "\n" + EXPECTATION_FINDING, encoding="utf-8")
+    known = nb.start("litellm", "replay", recording_dir=str(root / "recordings"))
+    stream = known.expect_failure(request, title="beyond the context")
+    assert stream.events[-1].type == "response.completed"
+    assert "known finding: expect.failure — the upstream's failure reported as a success" in capsys.readouterr().out
+    errors = known.summary()["violations"]["error_rules"]
+    assert sorted(errors) == ["expect.failure", "lifecycle.stable-response"]  # the miss is judged like a rule
+    assert judge(errors, load_baseline("litellm", tmp_path), "responses/errors_incomplete").status == KNOWN
+    (tmp_path / "litellm.toml").write_text(STABLE_FINDING, encoding="utf-8")
+    assert judge(errors, load_baseline("litellm", tmp_path), "responses/errors_incomplete").new == ("expect.failure",)
+
+
+def test_an_expectation_id_outside_the_known_ones_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "peer.toml").write_text(EXPECTATION_FINDING.replace("expect.failure", "expect.magic"), encoding="utf-8")
+    with pytest.raises(FindingsError, match="expect.magic.*nor a notebook expectation"):
+        load_baseline("peer", tmp_path)

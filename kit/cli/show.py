@@ -26,7 +26,6 @@ def show(
     think_tags: bool = typer.Option(False, "--think-tags", help="Chat captures: the model writes reasoning in <think> tags."),
 ) -> None:
     """Show a Responses (or, bridged, a Chat Completions) stream in the terminal."""
-    from kit.render import live_terminal
     from kit.render.live import document_of
     from kit.render.terminal import TerminalView
     from kit.sources import load_capture
@@ -51,7 +50,19 @@ def show(
                     time.sleep(delay)
             yield event
 
-    for _ in live_terminal(paced(), profile=profile, source_name=stream.source):
+    from kit.render.live import LiveSession
+    from kit.render.terminal import TerminalSink
+
+    class CappedSink(TerminalSink):
+        """The live view with the same capped preview as the static one (redraws stay linear in the text)."""
+
+        def start(self, document: Any) -> None:
+            super().start(_capped(document))
+
+        def draw(self, document: Any) -> None:
+            super().draw(_capped(document))
+
+    for _ in LiveSession(paced(), CappedSink(), profile=profile, source_name=stream.source):
         pass
 
 

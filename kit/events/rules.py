@@ -58,7 +58,7 @@ _CATALOG: tuple[Rule, ...] = (
           "SDK (openai-python's decoder drops an unterminated last event)", core=True),
     _rule("sse.utf8", E, "the body is UTF-8", "WHATWG SSE (UTF-8 only)", core=True),
     # Events
-    _rule("event.schema", E, "string type, integer sequence_number, required fields of the type, integer indices >= 0, enum values", "SDK, OR", core=True),
+    _rule("event.schema", E, "string type, integer sequence_number, required fields of the type, integer indices >= 0, enum values, tool-call item fields", "SDK, OR", core=True),
     _rule("event.unknown-type", W, "type outside the known catalog (openresponses: must be slug-prefixed vendor:name, else an error); unknown fields", "OR"),
     _rule("event.error-shape", E, "error events are flat {code,message,param} or nested {error:{...}}", "real OpenAI traffic"),
     _rule("event.logprobs", W, "output_text.delta/.done carry logprobs as a list (empty allowed, null not)", "SDK"),

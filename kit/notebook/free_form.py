@@ -20,7 +20,7 @@ def inspect_capture(path: str | Path, *, profile: str = "openai", think_tags: bo
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such capture (give a .jsonl or .sse file; the project's tests/captures has 113 real ones)")
-    raw = load(path)
+    raw = load(path, source_name=path.name)  # a shared report names the file, not where it sat on this machine
     if is_chat_capture(raw):
         _display(f"{path.name}: a Chat Completions stream; showing its Responses translation by the bridge")
     stream = load_capture(raw, think_tags=think_tags)

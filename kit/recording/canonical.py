@@ -68,7 +68,10 @@ def canonical_path(path: str, query: str | bytes) -> str:
     return f"{path}?{urlencode(params)}" if params else path
 
 
-_ID_LIKE = re.compile(r"^[A-Za-z]+[-_][A-Za-z0-9_-]{6,}$|\d{3,}")
+# An object id in a path (resp_0a1b..., file-c7fa..., vs_6b5e..., a model like gpt-4o) holds a digit; a route
+# name (chat, completions, vector_stores, input_items) does not. ("vector_stores" once read as an id, so those
+# recordings landed in a folder named "root".)
+_ID_LIKE = re.compile(r"\d")
 
 
 def endpoint_of(path: str) -> str:
