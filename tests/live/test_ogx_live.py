@@ -30,6 +30,7 @@ from kit.servers import ServerStartTimeout, free_port
 from kit.servers.ogx import OgxServer, ogx_server_for
 from kit.servers.ogx_env import PYTHON_HINT, OgxPythonMissing, find_python
 from kit.setups import get_setup
+from tests.processes import alive, descendants
 
 pytestmark = pytest.mark.live
 
@@ -121,33 +122,6 @@ def test_a_start_that_times_out_stops_everything_and_shows_ogxs_log(python312: s
     assert server.pids() == [] and not server.running
 
 
-def _descendants(pid: int) -> set[int]:
-    """Every process under `pid` now (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
 def test_kit_serve_ogx_starts_a_working_server_and_ctrl_c_leaves_no_process(python312: str) -> None:
     port = free_port()
     serve = subprocess.Popen([sys.executable, "-m", "kit", "serve", "ogx", "--port", str(port)],
@@ -165,7 +139,7 @@ def test_kit_serve_ogx_starts_a_working_server_and_ctrl_c_leaves_no_process(pyth
         assert any(line.startswith(f"serving llamacpp/smollm2-135m-instruct at http://127.0.0.1:{port}/v1") for line in lines), "".join(lines)
         models = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=10).json()
         assert "llamacpp/smollm2-135m-instruct" in {m["id"] for m in models["data"]}
-        family = _descendants(serve.pid)
+        family = descendants(serve.pid)
         assert len(family) >= 4, f"expected ogx, the proxy and two llama.cpp servers under kit serve, got {family}"
         stop = time.monotonic()
         serve.send_signal(signal.SIGINT)
@@ -174,7 +148,7 @@ def test_kit_serve_ogx_starts_a_working_server_and_ctrl_c_leaves_no_process(pyth
         assert serve.returncode == 0, "".join(lines)
         assert "stopped." in rest
         print(f"kit serve ogx stopped in {time.monotonic() - stop:.1f} s")
-        assert [pid for pid in family if _alive(pid)] == []
+        assert [pid for pid in family if alive(pid)] == []
     finally:
         if serve.poll() is None:
             serve.kill()
