@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 
 import openai
 
-from kit.events import Stream, Violation, accumulate, parse, validate_stream
+from kit.events import Stream, Violation, accumulate, parse, summarize, validate_stream
 from kit.setups import Setup
 
 WEATHER_TOOL = {
@@ -83,11 +83,11 @@ class ProbeResult:
 
     @property
     def errors(self) -> int:
-        return sum(v.severity == "error" for v in self.violations) + (self.problem is not None)
+        return summarize(self.violations)["errors"] + (self.problem is not None)
 
     @property
     def warnings(self) -> int:
-        return sum(v.severity == "warning" for v in self.violations)
+        return summarize(self.violations)["warnings"]
 
     def to_dict(self) -> dict[str, Any]:
         return {"file": f"probe:{self.probe}", "events": len(self.stream.events) if self.stream else None,

@@ -109,15 +109,15 @@ def _same(a: str, b: str) -> bool:
 
 def measure(setup: str, request: ComparedRequest, stream: Any, violations: Sequence[Any]) -> Result:
     """A compared stream's facts (pure)."""
-    from kit.events import accumulate
+    from kit.events import accumulate, summarize
 
     offsets = [o for o in (stream.offsets or []) if o is not None]
+    counts = summarize(violations)
     return Result(
         setup=setup, request=request.name, status="compared",
         events=len(stream.events), event_types=dict(Counter(e.type for e in stream.events)),
         items=[str(item.get("type")) for item in accumulate(stream).output],
-        errors=dict(Counter(v.rule for v in violations if v.severity == "error")),
-        warnings=dict(Counter(v.rule for v in violations if v.severity == "warning")),
+        errors=counts["error_rules"], warnings=counts["warning_rules"],
         answer=answer_of(stream),
         first_event_s=offsets[0] if offsets else None, total_s=offsets[-1] if offsets else None,
     )

@@ -116,12 +116,17 @@ class Violation:
 
 
 def summarize(violations: Iterable[Violation]) -> dict[str, Any]:
-    """Counts for reports: errors, warnings, and per rule id."""
+    """The one count of violations (views, reports, the battery, the comparison): errors, warnings, per rule id,
+    and per rule id by severity."""
     violations = list(violations)
+    error_rules = Counter(v.rule for v in violations if v.severity == "error")
+    warning_rules = Counter(v.rule for v in violations if v.severity == "warning")
     return {
-        "errors": sum(v.severity == "error" for v in violations),
-        "warnings": sum(v.severity == "warning" for v in violations),
+        "errors": sum(error_rules.values()),
+        "warnings": sum(warning_rules.values()),
         "by_rule": dict(Counter(v.rule for v in violations)),
+        "error_rules": dict(error_rules),
+        "warning_rules": dict(warning_rules),
     }
 
 

@@ -13,7 +13,7 @@ import hashlib
 from html import escape
 from typing import Any, Iterable
 
-from kit.events import Stream, Violation
+from kit.events import Stream, Violation, summarize
 from kit.render.layout import Block, Document, Footnote, Panel, where
 from kit.render.live import document_of
 
@@ -204,8 +204,8 @@ def _violations(document: Document) -> str:
     profile = f" (profile {_e(document.profile)})" if document.profile else ""
     if not document.violations:
         return f'<div class="kit-violations-none" style="color:#2e9e5b">no violations{profile}</div>'
-    errors = sum(v.severity == "error" for v in document.violations)
-    warnings = len(document.violations) - errors
+    counts = summarize(document.violations)
+    errors, warnings = counts["errors"], counts["warnings"]
     rows = []
     for violation in document.violations[:MAX_VIOLATION_ROWS]:
         color = REFUSAL_ACCENT if violation.severity == "error" else "#c98a00"

@@ -19,7 +19,7 @@ from rich.panel import Panel as RichPanel
 from rich.table import Table
 from rich.text import Text
 
-from kit.events import Stream, Violation
+from kit.events import Stream, Violation, summarize
 from kit.render.layout import Block, Document, Footnote, Panel, where
 from kit.render.live import DEFAULT_MAX_FPS, LiveSession, Sink, document_of
 
@@ -236,8 +236,8 @@ def _violations(document: Document) -> RenderableType:
     profile = f" (profile {document.profile})" if document.profile else ""
     if not document.violations:
         return Text(f"no violations{profile}", style="green")
-    errors = sum(v.severity == "error" for v in document.violations)
-    warnings = len(document.violations) - errors
+    counts = summarize(document.violations)
+    errors, warnings = counts["errors"], counts["warnings"]
     table = Table(title=Text(f"{errors} error(s), {warnings} warning(s){profile}", style="bold"), title_justify="left",
                   show_lines=False, expand=False)
     for column in ("severity", "rule", "where", "message"):

@@ -6,6 +6,8 @@ the kit compares is reached the same way: over HTTP by the same client.
 
 The HTTP edge is Starlette on uvicorn; the translation is the in-process
 bridge's own (`kit.bridge.stream_response`), so both serve the same events.
+(Over 450 lines on purpose: it is one app, whose routes share the upstream
+client, the stores and the event pump; it reads top to bottom route by route.)
 Routes:
 
 - `POST /v1/responses`, streaming (SSE, `event:` + `data:` per event, as
