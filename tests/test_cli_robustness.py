@@ -109,3 +109,19 @@ def test_show_live_caps_its_preview_like_the_static_view(tmp_path):
     live = kit("show", "--live", str(_huge_delta(tmp_path, 3_000_000)))
     assert live.returncode == 0 and "Traceback" not in live.stderr
     assert "preview: 20,000 of 3,000,011 characters shown" in " ".join(live.stdout.split()).replace("│ ", "")
+
+
+def test_kit_bridge_reads_invalid_utf8_alike_from_a_file_and_from_stdin(tmp_path):
+    """A chat capture with one byte that is not UTF-8: the same events from FILE and from `-`, each saying so."""
+    chat = sorted((ROOT / "tests" / "captures" / "chat").glob("*.jsonl"))[0].read_bytes()
+    broken = chat.replace(b'"content":"', b'"content":"\xff', 1)
+    assert broken != chat
+    path = tmp_path / "latin.jsonl"
+    path.write_bytes(broken)
+    from_file = subprocess.run([sys.executable, "-m", "kit", "bridge", str(path)], capture_output=True, cwd=ROOT,
+                               timeout=300, env={"PATH": "/usr/bin:/bin"})
+    from_stdin = subprocess.run([sys.executable, "-m", "kit", "bridge", "-"], capture_output=True, cwd=ROOT,
+                                input=broken, timeout=300, env={"PATH": "/usr/bin:/bin"})
+    assert from_file.returncode == from_stdin.returncode == 0
+    assert from_file.stdout == from_stdin.stdout and from_file.stdout.decode("utf-8")  # valid UTF-8 out, both ways
+    assert b"not UTF-8" in from_file.stderr and b"not UTF-8" in from_stdin.stderr
