@@ -17,8 +17,8 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Iterable, Iterator
 
-from kit.events import AccumulatedResponse, Accumulator, Event, Stream, Violation, accumulate, make_event, validate_stream
-from kit.events.parse import parse_events
+from kit.events import AccumulatedResponse, Stream, Violation, accumulate, validate_stream
+from kit.events.observe import Observation, Observer, to_event  # noqa: F401  (to_event: kept for callers of kit.render.live)
 from kit.render.layout import Document, build_document
 
 DEFAULT_MAX_FPS = 20.0
@@ -68,15 +68,6 @@ class Sink:
         """The stream ended: release the display (the last state stays visible)."""
 
 
-def to_event(item: Any) -> Event:
-    """An `Event` for whatever the caller iterates: `Event`, event dict, or openai SDK event object."""
-    if isinstance(item, Event):
-        return item
-    if isinstance(item, dict):
-        return make_event(item)
-    return parse_events([item]).events[0]
-
-
 def document_of(
     stream: Stream | Any, violations: Iterable[Violation] | None = None, *, profile: str | None = "openai"
 ) -> Document:
@@ -99,12 +90,13 @@ def document_of(
 class LiveSession:
     """Iterate it to consume `events`: each one is yielded unchanged while the sink shows the stream so far.
 
-    After iteration: `stream` (the events as `Event`s, with arrival offsets from
-    `offset_clock` (default: `clock`) unless the source was a `Stream` with its own,
-    and the source's wire facts when it has them: a `Stream`, or a live source with
-    a `wire` attribute such as a native Responses body), `response` (accumulated),
-    `violations` (None when `profile` is None; validated once, here), `document`
-    (the final state) and `redraws` (every draw, including the first and the final one).
+    The stream is observed by a `kit.events.observe.Observer` (the view only
+    draws): after iteration, `observation` holds the events (arrival offsets from
+    `offset_clock`, default `clock`, unless the source was a `Stream` with its
+    own; the source's wire facts when it has them), the accumulated response and
+    the violations (None when `profile` is None), with `stream`, `response` and
+    `violations` as shortcuts; `document` is the final state and `redraws`
+    counts every draw, including the first and the final one.
     """
 
     def __init__(
@@ -125,13 +117,23 @@ class LiveSession:
         self.profile = profile
         self.source_name = events.source if isinstance(events, Stream) and source_name == "<live>" else source_name
         self._clock = clock
-        self._accumulator = Accumulator()
+        self._observer: Observer | None = None
         self._started = False
         self.redraws = 0
-        self.stream: Stream | None = None
-        self.response: AccumulatedResponse | None = None
-        self.violations: list[Violation] | None = None
+        self.observation: Observation | None = None
         self.document: Document | None = None
+
+    @property
+    def stream(self) -> Stream | None:
+        return self.observation.stream if self.observation else None
+
+    @property
+    def response(self) -> AccumulatedResponse | None:
+        return self.observation.response if self.observation else None
+
+    @property
+    def violations(self) -> list[Violation] | None:
+        return self.observation.violations if self.observation else None
 
     def __iter__(self) -> Iterator[Any]:
         if self._started:
@@ -139,44 +141,34 @@ class LiveSession:
         self._started = True
         return self._run()
 
-    def _current(self) -> Document:
-        return build_document(self._accumulator.snapshot(), None, source=self.source_name, final=False, profile=self.profile)
+    def _current(self, observer: Observer) -> Document:
+        return build_document(observer.snapshot(), None, source=self.source_name, final=False, profile=self.profile)
 
     def _run(self) -> Iterator[Any]:
-        known_offsets = self._events.offsets if isinstance(self._events, Stream) else None
-        events: list[Event] = []
-        offsets: list[float | None] = []
         start = self._clock()
-        offset_start = self._offset_clock() if self._offset_clock is not None else start
+        own_clock = self._offset_clock is None
+        observer = Observer(self._events, source_name=self.source_name, profile=self.profile,
+                            clock=self._offset_clock, start=start if own_clock else None)
         self.throttle.ready(start)
-        self.sink.start(self._current())
+        self.sink.start(self._current(observer))
         self.throttle.finished(self._clock())
         self.redraws = 1
         try:
             for original in self._events:
-                event = to_event(original)
                 now = self._clock()
-                if known_offsets is not None:
-                    offsets.append(known_offsets[len(events)])
-                else:
-                    offsets.append((self._offset_clock() if self._offset_clock is not None else now) - offset_start)
-                events.append(event)
-                self._accumulator.feed(event)
+                observer.feed(original, now=now if own_clock else None)
                 if self.throttle.ready(now):
-                    self.sink.draw(self._current())
+                    self.sink.draw(self._current(observer))
                     self.throttle.finished(self._clock())
                     self.redraws += 1
                 yield original
         finally:
-            self._finish(events, offsets)
+            self._finish(observer)
 
-    def _finish(self, events: list[Event], offsets: list[float | None]) -> None:
-        self.stream = Stream(events, offsets, getattr(self._events, "wire", None), self.source_name)
-        self.response = self._accumulator.snapshot()
-        if self.profile is not None:
-            self.violations = validate_stream(self.stream, self.profile)
-        self.document = build_document(self.response, self.violations, source=self.source_name, final=True,
-                                       profile=self.profile)
+    def _finish(self, observer: Observer) -> None:
+        self.observation = observation = observer.finish()
+        self.document = build_document(observation.response, observation.violations, source=self.source_name,
+                                       final=True, profile=self.profile)
         try:
             self.sink.draw(self.document)
             self.redraws += 1

@@ -57,8 +57,9 @@ def resolve_mode(explicit: str | InferenceMode | None = None, flag: str | None =
                  environ=environ, flag_name="--inference-mode")
 
 
-def resolve_style(explicit: str | ReplayStyle | None = None, flag: str | None = None) -> ReplayStyle:
-    return _pick(ReplayStyle, explicit, flag, STYLE_ENV, ReplayStyle.FAST)  # type: ignore[return-value]
+def resolve_style(explicit: str | ReplayStyle | None = None, flag: str | None = None, *,
+                  environ: Mapping[str, str] | None = None) -> ReplayStyle:
+    return _pick(ReplayStyle, explicit, flag, STYLE_ENV, ReplayStyle.FAST, environ=environ)  # type: ignore[return-value]
 
 
 def resolve_recording_dir(explicit: str | Path | None = None, flag: str | Path | None = None, *,

@@ -16,19 +16,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kit.setups.modes import InferenceMode, resolve_mode
+from kit.setups.context import RUN_PARAMETER, RunContext
+from kit.setups.modes import DIR_ENV, MODE_ENV, STYLE_ENV, InferenceMode, ReplayStyle, resolve_mode, resolve_style
 from kit.setups.modes import resolve_recording_dir as resolve_modes_recording_dir
 from kit.setups.registry import Setup
 
 SERVER_PREFIX = "server:"
 SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+FINDINGS_ENV = "KIT_FINDINGS_DIR"  # the folder of the known findings' baselines (default: the project's findings/)
+COMPARE_ENV = "KIT_COMPARE_SETUPS"  # comma-separated setups the comparison notebook compares
 
-# The names every matrix notebook's `parameters` cell defines (the notebook contract).
-NOTEBOOK_PARAMETERS = (
-    "setup", "inference_mode", "text_model", "vision_model", "embedding_model", "embedding_dimension",
-    "judge_model", "stack_config", "recording_dir", "env",
-)
+# The names every matrix notebook's `parameters` cell defines (the notebook contract): one, the run context.
+NOTEBOOK_PARAMETERS = (RUN_PARAMETER,)
+# The documented kit variables a run resolves into its context (`--env NAME=...` or the environment).
+RUN_SETTINGS = (MODE_ENV, DIR_ENV, STYLE_ENV, FINDINGS_ENV, COMPARE_ENV)
 
 
 class OptionError(ValueError):
@@ -72,14 +74,17 @@ class ResolvedRun:
     setups: tuple[Setup, ...]
     mode: InferenceMode
     recording_dir: Path
-    env: Mapping[str, str]
+    env: Mapping[str, str]  # the user's --env other than kit settings: the kernels' process environment
     stack: StackConfig | None
     suites: tuple[str, ...]
     pattern: str | None
     options: RunOptions = field(default_factory=RunOptions)
+    replay_style: ReplayStyle = ReplayStyle.FAST
+    findings_dir: Path | None = None  # None: the project's findings/, found from the notebooks' folder
+    compare_setups: tuple[str, ...] = ()
 
-    def parameters(self, setup: Setup, stack_url: str | None = None) -> dict[str, Any]:
-        """The notebook parameters for one setup: flags win, the setup's defaults fill the rest.
+    def context(self, setup: Setup, stack_url: str | None = None) -> RunContext:
+        """The run context of one setup: flags win, the setup's defaults fill the rest.
 
         `stack_url` is the base URL of a server the kit started (`server:<setup>`);
         otherwise a URL given as --stack-config is passed as it is.
@@ -88,15 +93,14 @@ class ResolvedRun:
         stack = stack_url or (self.stack.base_url if self.stack else None)
         models = setup_models(setup, text_model=o.text_model, vision_model=o.vision_model,
                               embedding_model=o.embedding_model, embedding_dimension=o.embedding_dimension)
-        return {
-            "setup": setup.name,
-            "inference_mode": self.mode.value,
-            **models,
-            "judge_model": o.judge_model,
-            "stack_config": stack,
-            "recording_dir": str(self.recording_dir),
-            "env": dict(self.env),
-        }
+        return RunContext(setup=setup.name, mode=self.mode, recording_dir=str(self.recording_dir), **models,
+                          judge_model=o.judge_model, base_url=stack, replay_style=self.replay_style,
+                          findings_dir=str(self.findings_dir) if self.findings_dir else None,
+                          setups=self.compare_setups)
+
+    def parameters(self, setup: Setup, stack_url: str | None = None) -> dict[str, Any]:
+        """The notebook parameters for one setup: its run context, as the one parameter `run`."""
+        return self.context(setup, stack_url).to_parameters()
 
 
 def setup_models(setup: Setup, *, text_model: str | None = None, vision_model: str | None = None,
@@ -130,10 +134,10 @@ def split_names(values: Iterable[str] | str | None) -> tuple[str, ...]:
 
 
 def parse_env(assignments: Iterable[str], secret_names: Collection[str] = ()) -> dict[str, str]:
-    """KEY=VALUE pairs for the notebooks' environment; refuses secrets.
+    """KEY=VALUE pairs (the kit's run settings and the kernels' environment); refuses secrets.
 
-    The values become a notebook parameter and so land in the executed
-    notebook: keys must come from the environment of `kit run` instead.
+    The values are shown in the run's report and context: keys must come from
+    the environment of `kit run` instead.
     """
     env: dict[str, str] = {}
     for item in assignments:
@@ -200,9 +204,9 @@ def resolve_run(options: RunOptions, *, known: Mapping[str, Setup], recorded: Co
     """Apply defaults and check the options hang together; raises OptionError."""
     stack = parse_stack_config(options.stack_config, known)
     setups = select_setups(split_names(options.setup), stack, known, recorded)
-    mode = parse_mode(options.inference_mode, environ)
     secret_names = {s.key_env for s in known.values() if s.key_env}
-    env = parse_env(options.env, secret_names)
+    env, settings = split_settings(parse_env(options.env, secret_names), environ)
+    mode = parse_mode(options.inference_mode, settings)
     if options.embedding_dimension is not None and options.embedding_dimension <= 0:
         raise OptionError(f"--embedding-dimension {options.embedding_dimension}: must be a positive integer")
     if stack is not None and stack.base_url and len(setups) > 1:
@@ -219,8 +223,26 @@ def resolve_run(options: RunOptions, *, known: Mapping[str, Setup], recorded: Co
         if missing:
             raise OptionError(f"--inference-mode {mode.value} talks to the servers and needs their keys: "
                               f"set {', '.join(missing)} in the environment (keys are never flags or parameters)")
+    try:
+        style = resolve_style(environ=settings)
+    except ValueError as exc:
+        raise OptionError(str(exc)) from None
+    findings = settings.get(FINDINGS_ENV)
     return ResolvedRun(
-        setups=setups, mode=mode, recording_dir=resolve_recording_dir(options, environ, cwd), env=env, stack=stack,
-        suites=split_names(options.suite), pattern=options.pattern or None, options=options,
+        setups=setups, mode=mode, recording_dir=resolve_recording_dir(options, settings, cwd), env=env, stack=stack,
+        suites=split_names(options.suite), pattern=options.pattern or None, options=options, replay_style=style,
+        findings_dir=(cwd / findings).resolve() if findings else None,
+        compare_setups=split_names(settings.get(COMPARE_ENV) or None),
     )
+
+
+def split_settings(env: Mapping[str, str], environ: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(the kernels' environment, the kit settings): `--env` KIT_* run settings go into the context, never
+    into a kernel's environment, and win over the same variable in the environment."""
+    unknown = sorted(name for name in env if name.startswith("KIT_") and name not in RUN_SETTINGS)
+    if unknown:
+        raise OptionError(f"--env {unknown[0]}=...: not a run setting; the kit's run settings are "
+                          f"{', '.join(RUN_SETTINGS)} (others are read by the kit's own commands from their environment)")
+    settings = {**{k: v for k, v in environ.items() if k in RUN_SETTINGS}, **{k: v for k, v in env.items() if k in RUN_SETTINGS}}
+    return {k: v for k, v in env.items() if k not in RUN_SETTINGS}, settings
 
