@@ -99,7 +99,7 @@ class ProbeResult:
 def run_battery(client: openai.OpenAI, setup: Setup, *, model: str | None = None, via: str | None = None,
                 profile: str = "openai", reasoning: bool | None = None) -> Iterator[ProbeResult]:
     """Send each probe (native or bridged) and judge its stream; a refused request is reported, not raised."""
-    from kit.bridge import responses_stream
+    from kit.sources import responses_events
 
     route = replace(setup, responses=via or setup.responses, text_model=model or setup.text_model)
     for probe in BATTERY:
@@ -109,7 +109,7 @@ def run_battery(client: openai.OpenAI, setup: Setup, *, model: str | None = None
             yield ProbeResult(probe.name, skipped=f"setup {setup.name!r} lacks {probe.needs}")
             continue
         try:
-            source = responses_stream(client, route, probe.request)
+            source = responses_events(client, route, probe.request)
             events = list(source)
         except openai.APIStatusError as exc:
             hint = (" (no /v1/responses on this server? try --bridge to check it through Chat Completions)"

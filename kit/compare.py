@@ -16,15 +16,13 @@ could be compared at all (in replay: nothing recorded, so "not recorded").
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SETUPS_ENV = "KIT_COMPARE_SETUPS"  # comma-separated setups, e.g. from `kit run --env KIT_COMPARE_SETUPS=local,litellm`
 
 WEATHER_TOOL = {
     "type": "function",
@@ -76,12 +74,10 @@ class Result:
 
 def chosen_setups(setups: Sequence[str] | str | None, recording_dir: Path, known: Sequence[str],
                   first: str | None = None) -> list[str]:
-    """The setups to compare: those given (a list, or a comma-separated string), else $KIT_COMPARE_SETUPS,
-    else every known setup with recordings in `recording_dir`, `first` (the notebook's own setup) first."""
+    """The setups to compare: those given (a list, or a comma-separated string), else every known setup with
+    recordings in `recording_dir`, `first` (the notebook's own setup) first."""
     from kit.setups.modes import recorded_setups
 
-    if setups is None:
-        setups = os.environ.get(SETUPS_ENV) or None
     if isinstance(setups, str):
         setups = [s.strip() for s in setups.split(",") if s.strip()]
     if setups is None:
@@ -210,8 +206,8 @@ class Comparison:
                 "not_compared": {f"{r.setup} · {r.request}": r.status for r in self.results if r.status != "compared"}}
 
     def finish(self) -> dict[str, Any]:
-        """Hand the summary to the runner; fail when nothing could be compared."""
-        from kit.summary import report_summary
+        """Hand the summary to the runner (in the notebook's result); fail when nothing could be compared."""
+        from kit.summary import RunResult, publish
 
         if not self.compared():
             missing = [r for r in self.results if r.status == "not recorded"]
@@ -220,54 +216,60 @@ class Comparison:
             raise AssertionError("no setup could be compared: " + "; ".join(
                 f"{r.setup} · {r.request}: {r.status} {r.note}".strip() for r in self.results))
         summary = self.summary()
-        report_summary(summary)
+        publish(RunResult(data=summary))
         return summary
 
 
-def compare(setups: Sequence[str] | str | None = None, *, inference_mode: str | None = None,
-            recording_dir: str | None = None, reference: str | None = None, stack_config: str | None = None,
+def compare(setups: Sequence[str] | str | None = None, *, run: Mapping[str, Any] | Any = None,
             requests: Sequence[ComparedRequest] = REQUESTS) -> Comparison:
     """Send `requests` to each setup (its own route and model) and keep what came back.
 
-    `stack_config` (a base URL) applies to `reference` only, the setup whose
-    notebook run this is; the other setups use their own servers.
+    `run` is the notebook's run context (`kit.setups.context.RunContext` or its
+    parameters): its mode and recordings apply to every setup; its `setups`
+    choose them when `setups` is None; its base URL and models apply to its own
+    setup only (the reference), the others use their own servers and models.
     """
+    from dataclasses import replace
+
     import kit.notebook as nb
     from kit.recording import ReplayMiss
-    from kit.setups.modes import resolve_recording_dir
     from kit.setups import load_setups
+    from kit.setups.context import RunContext
 
+    context = RunContext.from_parameters(run)
     known = load_setups()
-    folder = resolve_recording_dir(recording_dir)
-    names = chosen_setups(setups, folder, list(known), first=reference)
+    folder = context.recordings()
+    names = chosen_setups(setups if setups is not None else (list(context.setups) or None), folder, list(known),
+                          first=context.setup)
     results: list[Result] = []
     misses: list[Exception] = []
-    mode = ""
     for name in names:
-        scenario = nb.start(name, inference_mode, recording_dir=str(folder),
-                            stack_config=stack_config if name == reference else None)
-        mode = scenario.mode.value
+        own = context if name == context.setup else RunContext(setup=name, mode=context.mode,
+                                                               replay_style=context.replay_style)
+        scenario = nb.start(replace(own, recording_dir=str(folder)))
         for request in requests:
-            base = {"setup": name, "request": request.name, "model": scenario.text_model,
-                    "route": scenario.setup.responses}
-            missing = [c for c in request.needs if not scenario.setup.can(c)]
-            if missing:
-                results.append(Result(**base, status="unsupported", note=f"lacks {', '.join(missing)}"))
-                continue
-            try:
-                stream = scenario.responses_stream(dict(request.body), title=f"{name} · {request.name}", show=False)
-            except ReplayMiss as exc:
-                misses.append(exc)
-                results.append(Result(**base, status="not recorded", note=str(exc).splitlines()[0]))
-                continue
-            except Exception as exc:  # a server's HTTP error is a fact to show beside the others
-                results.append(Result(**base, status="error", note=f"{type(exc).__name__}: {exc}"[:300]))
-                continue
-            violations = next(v for _, s, v in scenario.streams if s is stream)
-            result = measure(name, request, stream, violations)
-            result.model, result.route = base["model"], base["route"]
+            result = _compare_one(scenario, request, misses, ReplayMiss)
             results.append(result)
-    return Comparison(setups=names, results=results, mode=mode or "replay", misses=misses)
+    return Comparison(setups=names, results=results, mode=context.mode.value, misses=misses)
 
 
-__all__ = ["REQUESTS", "SETUPS_ENV", "ComparedRequest", "Comparison", "Result", "compare", "measure"]
+def _compare_one(scenario: Any, request: ComparedRequest, misses: list[Exception], miss_type: type[Exception]) -> Result:
+    """One setup × request: its measured stream, or why there is none."""
+    name = scenario.setup.name
+    base = {"setup": name, "request": request.name, "model": scenario.text_model, "route": scenario.setup.responses}
+    missing = [c for c in request.needs if not scenario.setup.can(c)]
+    if missing:
+        return Result(**base, status="unsupported", note=f"lacks {', '.join(missing)}")
+    try:
+        stream = scenario.responses_stream(dict(request.body), title=f"{name} · {request.name}", show=False)
+    except miss_type as exc:
+        misses.append(exc)
+        return Result(**base, status="not recorded", note=str(exc).splitlines()[0])
+    except Exception as exc:  # a server's HTTP error is a fact to show beside the others
+        return Result(**base, status="error", note=f"{type(exc).__name__}: {exc}"[:300])
+    result = measure(name, request, stream, scenario.observation(stream).violations or [])
+    result.model, result.route = base["model"], base["route"]
+    return result
+
+
+__all__ = ["REQUESTS", "ComparedRequest", "Comparison", "Result", "compare", "measure"]

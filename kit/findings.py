@@ -2,7 +2,7 @@
 
 A peer's findings are facts about that peer, not failures of the kit. They
 live in one committed, reviewable TOML file per setup, `findings/<setup>.toml`
-at the project's root (or in `$KIT_FINDINGS_DIR`):
+at the project's root (or in the folder a run names: `KIT_FINDINGS_DIR`, resolved by `kit.setups`):
 
     [peer]
     name = "LiteLLM"
@@ -31,15 +31,12 @@ fixed it: update the baseline). Only `load_baseline` reads the disk.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FINDINGS_ENV = "KIT_FINDINGS_DIR"
-NOTEBOOK_ENV = "KIT_NOTEBOOK"  # the runner tells a kernel which notebook it runs: <suite>/<name>
 FINDING_FIELDS = ("notebook", "rule", "event", "reason", "upstream")
 PEER_FIELDS = ("name", "version", "how")
 
@@ -179,11 +176,11 @@ def judge(errors: Iterable[str], baseline: Baseline, notebook: str) -> Judgement
 # -- the edge: where baselines live, and reading them ---------------------------------------
 
 
-def findings_dir(environ: Mapping[str, str] | None = None, start: Path | None = None) -> Path:
-    """$KIT_FINDINGS_DIR, else `findings/` of the project we are in, else the one beside the kit package."""
-    environ = os.environ if environ is None else environ
-    if environ.get(FINDINGS_ENV):
-        return Path(environ[FINDINGS_ENV]).resolve()
+def findings_dir(given: str | Path | None = None, start: Path | None = None) -> Path:
+    """The folder given (a run's `KIT_FINDINGS_DIR`), else `findings/` of the project we are in (found from
+    `start`), else the one beside the kit package."""
+    if given:
+        return Path(given).resolve()
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / "pyproject.toml").is_file() and ((folder / "findings").is_dir() or (folder / "kit").is_dir()):
@@ -205,5 +202,5 @@ def load_baseline(setup: str, directory: Path | None = None) -> Baseline:
     return parse_baseline(data, setup, str(path))
 
 
-__all__ = ["EXPECTATIONS", "FINDINGS_ENV", "KNOWN", "NOTEBOOK_ENV", "Baseline", "Finding", "FindingsError", "Judgement",
+__all__ = ["EXPECTATIONS", "KNOWN", "Baseline", "Finding", "FindingsError", "Judgement",
            "findings_dir", "judge", "load_baseline", "parse_baseline"]

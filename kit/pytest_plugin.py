@@ -157,7 +157,7 @@ class _KitState:
         from kit.runner.matrix import JobPool
 
         if self._pool is None:
-            self._pool = JobPool(self.workers, name="kit-notebook")
+            self._pool = JobPool(self.workers, name="kit-notebook", base_env=os.environ)
         if self._queue is None:
             self._queue = [i for i in item.session.items if isinstance(i, NotebookItem)]
         start = next((n for n, queued in enumerate(self._queue) if queued is item), None)

@@ -1,4 +1,4 @@
-"""The edge where streams come from disk: captures and recordings, by format, the way papermill keys its I/O.
+"""The edge where streams come from: disk (captures and recordings, by format) and servers (native or bridged).
 
 The events core parses bytes it is handed and reads no file; this module
 reads them. `load(path)` picks a loader by the file's suffix (`LOADERS`):
@@ -6,7 +6,9 @@ reads them. `load(path)` picks a loader by the file's suffix (`LOADERS`):
 list of events), anything else raw SSE; `-` is standard input, read as bytes
 so a file and a pipe are judged alike. `load_capture` also shows a Chat
 Completions capture through the bridge, the one way the CLI and the notebooks
-do it.
+do it. `responses_events` streams from a server: its native /v1/responses
+(`NativeEvents`) or the bridge over its Chat Completions (`BridgedEvents`),
+both read by the one SSE decoder and yielding `Event`s.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from kit.events import Stream, parse_events, parse_jsonl, parse_sse, parse_text
+from kit.events import Event, SSEParser, Stream, WireFacts, make_event, parse_events, parse_jsonl, parse_sse, parse_text
 
 Loader = Callable[[Path, bytes], Stream]
 
@@ -99,3 +101,68 @@ def to_stream(source: Any) -> Stream:
     if isinstance(source, str) and "\n" not in source and len(source) < 4096 and os.path.isfile(source):
         return load(source)
     return parse(source)
+
+
+# -- streams from a server: its native /v1/responses, or the bridge over its Chat Completions ---------------
+
+
+def responses_events(client: Any, setup: Any, request: Mapping[str, Any], *, route: str | None = None,
+                     **options: Any) -> NativeEvents | BridgedEvents:
+    """Responses `Event`s for `request` from the setup's server: native /v1/responses or the bridge.
+
+    `setup` is a `kit.setups.Setup` (its `responses`, `think_tags` and
+    `text_model` are read; `route` overrides `responses`). Both routes read
+    the server's bytes with the kit's one SSE decoder and yield `Event`s; the
+    native one also keeps the body's wire facts (`wire`). `options` go to the
+    bridge (`stores`, ...).
+    """
+    full = {"model": setup.text_model, **request}
+    if (route or setup.responses) == "native":
+        return NativeEvents(client, full)
+    return BridgedEvents(client, full, think_tags=setup.think_tags, **options)
+
+
+class NativeEvents:
+    """A server's own /v1/responses stream: iterate for `Event`s as bytes arrive; `wire` once iterated.
+
+    The body goes through `kit.events.SSEParser`, the decoder `kit check` uses,
+    so a notebook judges a native stream exactly as `kit check` judges the same
+    bytes (`sse.*` rules included). A payload that is not JSON is an event the
+    validator reports (`sse.json`), not an exception. Native errors (HTTP
+    status, connection) propagate as the SDK raises them: the native view shows
+    what the server did.
+    """
+
+    def __init__(self, client: Any, request: Mapping[str, Any]) -> None:
+        self.client = client
+        self.request = dict(request)
+        self.wire: WireFacts | None = None
+
+    def __iter__(self) -> Iterator[Event]:
+        with self.client.responses.with_streaming_response.create(**self.request, stream=True) as response:
+            parser = SSEParser(content_type=response.headers.get("content-type"), status=response.status_code)
+            self.wire = parser.wire
+            for chunk in response.iter_bytes():
+                yield from parser.feed(chunk)
+            yield from parser.close()
+
+
+class BridgedEvents:
+    """The bridge's Responses stream over a server's Chat Completions (`kit.bridge.stream_response`), as `Event`s.
+
+    The chat body is read by the same decoder (`kit.bridge.chat_chunks`);
+    the Responses events are the translator's, so they have no wire of their own (`wire` is None).
+    """
+
+    wire: WireFacts | None = None
+
+    def __init__(self, client: Any, request: Mapping[str, Any], **options: Any) -> None:
+        self.client = client
+        self.request = dict(request)
+        self.options = options
+
+    def __iter__(self) -> Iterator[Event]:
+        from kit.bridge import stream_response
+
+        for event in stream_response(self.client, self.request, **self.options):
+            yield make_event(event)

@@ -1,117 +1,162 @@
-"""How a notebook hands a small summary (violations found) back to the runner.
+"""What a notebook observed, as a typed result the runner reads from the executed notebook.
 
-The runner sets `KIT_NOTEBOOK_REPORT` to a per-execution file path in the
-kernel's environment; a notebook calls `report_summary(...)` (through
-`kit.notebook.Scenario.finish`) one or more times. Interactive use (no variable)
-does nothing. Several calls merge: counts add up, rule ids are united.
-
-Shape: `{"violations": {"errors": n, "warnings": m, "rules": [ids]}, ...}`;
-`Scenario.summary()` adds `error_rules` and `warning_rules` (the ids by
-severity; `error_rules` leaves out rules a check allowed, and is what the
-known-findings judgement reads) and `error_events` (rule -> where it was first
-seen).
-The flat shape `{"errors": n, "warnings": m, "rules": {id: count} | [ids]}`
-(what `Scenario.summary()` returns) is accepted and filed under "violations";
-other keys are kept as they are (the last call wins).
+The kernel publishes a `RunResult` as a display output of its own mime type
+(`RESULT_MIME`, with a one-line text form for people): the streams it saw
+(each violated rule with its severity, count and where it was first seen, and
+the error rules a check allowed), the notebook expectations met or missed, and
+why it stopped early when it did (a missing capability, a replay miss). The
+output is saved in the executed .ipynb like any other, so the runner reads the
+result from there (`read_result`): no side file, no environment variable, no
+exception name matched as a string. Several publications merge. The runner
+alone judges the result against the known findings (`kit.findings.judge`).
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
-REPORT_ENV = "KIT_NOTEBOOK_REPORT"
-
-
-def empty_violations() -> dict[str, Any]:
-    return {"errors": 0, "warnings": 0, "rules": []}
-
-
-def normalize_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
-    """The summary with its violation counts under "violations" and rules as a list of ids."""
-    summary = dict(summary)
-    if not isinstance(summary.get("violations") or {}, Mapping):
-        return summary  # check_summary says what is wrong with it
-    flat = {k: summary.pop(k) for k in ("errors", "warnings", "rules") if k in summary}
-    violations = dict(summary.get("violations") or {})
-    for key, value in flat.items():
-        violations.setdefault(key, value)
-    if isinstance(violations.get("rules"), Mapping):
-        violations["rules"] = list(violations["rules"])
-    if violations:
-        summary["violations"] = {**empty_violations(), **violations}
-    return summary
+RESULT_MIME = "application/vnd.responses-kit.result+json"
+UNSUPPORTED = "unsupported"
+NOT_RECORDED = "not recorded"
+StopKind = Literal["unsupported", "not recorded"]
 
 
-def merge_summaries(summaries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """One summary from many: violation counts add, rules are united (order of first sight); other keys: last wins."""
-    merged: dict[str, Any] = {}
-    for summary in map(normalize_summary, summaries):
-        for key, value in summary.items():
-            if key == "violations":
-                violations = merged.setdefault("violations", empty_violations())
-                for name, part in value.items():
-                    if isinstance(part, int):
-                        violations[name] = violations.get(name, 0) + part
-                    elif isinstance(part, list):
-                        ids = violations.setdefault(name, [])
-                        ids.extend(r for r in part if r not in ids)
-                    elif isinstance(part, Mapping):  # counts per rule add (by_rule); else first sight wins
-                        into = violations.setdefault(name, {})
-                        for rule, x in part.items():
-                            both_counts = isinstance(x, int) and isinstance(into.get(rule, 0), int)
-                            into[rule] = into.get(rule, 0) + x if both_counts else into.get(rule, x)
-            else:
-                merged[key] = value
+@dataclass(frozen=True)
+class RuleSeen:
+    """One rule a stream broke: how often, and where first (stream, event, message)."""
+
+    rule: str
+    severity: str
+    count: int
+    where: str
+
+
+@dataclass(frozen=True)
+class StreamSeen:
+    title: str
+    events: int
+    rules: tuple[RuleSeen, ...] = ()
+    allowed: tuple[str, ...] = ()  # error rules a check allowed (with the notebook's reason): not judged
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """A notebook expectation a peer's baseline may name (`kit.findings.EXPECTATIONS`), met or missed."""
+
+    rule: str
+    met: bool
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why the notebook stopped early without failing: the setup lacks a capability, or a replay missed."""
+
+    kind: StopKind
+    message: str
+
+
+@dataclass(frozen=True)
+class RunResult:
+    streams: tuple[StreamSeen, ...] = ()
+    expectations: tuple[Expectation, ...] = ()
+    stops: tuple[Stop, ...] = ()
+    not_shown: tuple[str, ...] = ()
+    observed: bool = False  # a scenario finished and accounted for its streams (violations are then known)
+    data: Mapping[str, Any] = field(default_factory=dict)  # what else a notebook reports (e.g. what it compared)
+
+    def merge(self, other: RunResult) -> RunResult:
+        return RunResult(self.streams + other.streams, self.expectations + other.expectations,
+                         self.stops + other.stops, tuple(dict.fromkeys(self.not_shown + other.not_shown)),
+                         self.observed or other.observed, {**self.data, **other.data})
+
+    def error_rules(self) -> dict[str, str]:
+        """{rule: where first seen} of the error rules to judge: not allowed by a check, and missed expectations."""
+        seen: dict[str, str] = {}
+        for stream in self.streams:
+            for r in stream.rules:
+                if r.severity == "error" and r.rule not in stream.allowed:
+                    seen.setdefault(r.rule, r.where)
+        for expectation in self.expectations:
+            if not expectation.met:
+                seen.setdefault(expectation.rule, expectation.where)
+        return seen
+
+    def violations(self) -> dict[str, Any] | None:
+        """The counts the report shows (None when no scenario accounted for its streams)."""
+        if not self.observed:
+            return None
+        by_rule: dict[str, int] = {}
+        counts = {"error": 0, "warning": 0}
+        warning_rules: list[str] = []
+        for r in (r for s in self.streams for r in s.rules):
+            by_rule[r.rule] = by_rule.get(r.rule, 0) + r.count
+            counts[r.severity] = counts.get(r.severity, 0) + r.count
+            if r.severity == "warning" and r.rule not in warning_rules:
+                warning_rules.append(r.rule)
+        errors = self.error_rules()
+        return {"errors": counts["error"], "warnings": counts["warning"], "rules": list(by_rule), "by_rule": by_rule,
+                "error_rules": list(errors), "warning_rules": warning_rules, "error_events": errors}
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"data": dict(self.data)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunResult:
+        """A result as `to_json` wrote it; raises ValueError naming what is wrong."""
+        try:
+            return cls(
+                streams=tuple(StreamSeen(s["title"], int(s["events"]), tuple(RuleSeen(**r) for r in s.get("rules", ())),
+                                         tuple(s.get("allowed", ()))) for s in data.get("streams", ())),
+                expectations=tuple(Expectation(**e) for e in data.get("expectations", ())),
+                stops=tuple(Stop(**s) for s in data.get("stops", ())),
+                not_shown=tuple(data.get("not_shown", ())), observed=bool(data.get("observed")),
+                data=dict(data.get("data") or {}))
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"a run result that does not read: {exc!r}") from None
+
+
+def stream_seen(title: str, events: int, violations: Iterable[Any], allowed: Iterable[str] = ()) -> StreamSeen:
+    """A stream's entry from its violations (`kit.events.Violation`): per rule, in order of first sight."""
+    rules: dict[str, RuleSeen] = {}
+    for v in violations:
+        if v.rule in rules:
+            seen = rules[v.rule]
+            rules[v.rule] = RuleSeen(seen.rule, seen.severity, seen.count + 1, seen.where)
+        else:
+            at = f", event {v.index}" if v.index is not None else ""
+            rules[v.rule] = RuleSeen(v.rule, v.severity, 1, f"{title}{at}: {v.message}")
+    return StreamSeen(title, events, tuple(rules.values()), tuple(sorted(set(allowed))))
+
+
+def publish(result: RunResult) -> None:
+    """Put the result in the cell's outputs (inside a kernel; elsewhere there is no notebook to hold it)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return
+    if get_ipython() is None:
+        return
+    errors = result.error_rules()
+    text = (f"run result: {len(result.streams)} stream(s), error rules: {', '.join(errors) or 'none'}"
+            + "".join(f"; {s.kind}" for s in result.stops))
+    display({"text/plain": text, RESULT_MIME: result.to_json()}, raw=True)
+
+
+def read_result(notebook: Mapping[str, Any]) -> RunResult | None:
+    """The merged result an executed notebook (nbformat) holds; None when it published none."""
+    merged: RunResult | None = None
+    for cell in notebook.get("cells", ()):
+        for output in cell.get("outputs", ()) if cell.get("cell_type") == "code" else ():
+            data = (output.get("data") or {}).get(RESULT_MIME)
+            if isinstance(data, Mapping):
+                result = RunResult.from_json(data)
+                merged = result if merged is None else merged.merge(result)
     return merged
 
 
-def check_summary(summary: Mapping[str, Any]) -> None:
-    """Refuse a summary the report could not show, naming the bad field."""
-    if not isinstance(summary, Mapping):
-        raise TypeError(f"report_summary expects a dict like {{'violations': {{'errors': 0, 'warnings': 0, 'rules': []}}}}, "
-                        f"got {type(summary).__name__}")
-    json.dumps(summary)  # raises TypeError naming the value that is not JSON
-    summary = normalize_summary(summary)
-    violations = summary.get("violations")
-    if violations is None:
-        return
-    if not isinstance(violations, Mapping):
-        raise TypeError(f"summary['violations'] must be a dict, got {type(violations).__name__}")
-    for name in ("errors", "warnings"):
-        if not isinstance(violations.get(name, 0), int) or violations.get(name, 0) < 0:
-            raise ValueError(f"summary['violations'][{name!r}] must be a count >= 0, got {violations.get(name)!r}")
-    for name in ("rules", "error_rules", "warning_rules"):
-        rules = violations.get(name, [])
-        if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
-            raise ValueError(f"summary['violations'][{name!r}] must be a list of rule ids, got {rules!r}")
-
-
-def report_summary(summary: Mapping[str, Any]) -> Path | None:
-    """Add `summary` to this execution's report file; returns the file, or None outside `kit run`/pytest."""
-    check_summary(summary)
-    target = os.environ.get(REPORT_ENV)
-    if not target:
-        return None
-    path = Path(target)
-    previous = read_summary(path)
-    merged = merge_summaries([previous or {}, summary])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(merged, sort_keys=True), encoding="utf-8")
-    tmp.replace(path)
-    return path
-
-
-def read_summary(path: Path) -> dict[str, Any] | None:
-    """The summary a notebook left, or None when it left none (or an unreadable one: the runner then says so)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+__all__ = ["NOT_RECORDED", "RESULT_MIME", "UNSUPPORTED", "Expectation", "RuleSeen", "RunResult", "Stop",
+           "StreamSeen", "publish", "read_result", "stream_seen"]

@@ -30,7 +30,7 @@ def _recorded_chunk_times(first_message: str) -> list[float]:
 
 @pytest.fixture(scope="module")
 def local() -> Comparison:
-    return compare(["local"], inference_mode="replay", recording_dir=str(RECORDINGS))
+    return compare(["local"], run={"mode": "replay", "recording_dir": str(RECORDINGS)})
 
 
 def test_each_request_is_compared_with_its_items_events_and_answer(local: Comparison) -> None:
@@ -62,7 +62,7 @@ def test_views_put_setups_side_by_side(local: Comparison) -> None:
 
 def test_a_setup_without_recordings_is_shown_as_not_recorded(tmp_path: Path) -> None:
     shutil.copytree(RECORDINGS / "local", tmp_path / "local")
-    result = compare(["local", "ollama", "gpt"], inference_mode="replay", recording_dir=str(tmp_path))
+    result = compare(["local", "ollama", "gpt"], run={"mode": "replay", "recording_dir": str(tmp_path)})
     statuses = {(r.setup, r.request): r.status for r in result.results}
     assert statuses[("ollama", "text")] == statuses[("gpt", "function tool")] == "not recorded"
     assert result.compared() == ["local"]
@@ -70,7 +70,7 @@ def test_a_setup_without_recordings_is_shown_as_not_recorded(tmp_path: Path) -> 
 
 
 def test_nothing_compared_is_not_recorded(tmp_path: Path) -> None:
-    result = compare(["ollama"], inference_mode="replay", recording_dir=str(tmp_path))
+    result = compare(["ollama"], run={"mode": "replay", "recording_dir": str(tmp_path)})
     with pytest.raises(ReplayMiss, match="no recording for this request \\(mode=replay, setup=ollama\\)"):
         result.finish()
 

@@ -118,13 +118,13 @@ def test_broken_toml_is_refused_naming_the_file(tmp_path: Path) -> None:
         load_baseline("peer", tmp_path)
 
 
-def test_the_directory_is_the_env_var_else_the_projects_findings_folder(tmp_path: Path) -> None:
-    assert findings_dir({"KIT_FINDINGS_DIR": str(tmp_path)}) == tmp_path.resolve()
+def test_the_directory_is_the_one_given_else_the_projects_findings_folder(tmp_path: Path) -> None:
+    assert findings_dir(str(tmp_path)) == tmp_path.resolve()
     project = tmp_path / "project"
     (project / "kit").mkdir(parents=True)
     (project / "pyproject.toml").write_text("", encoding="utf-8")
     (project / "notebooks" / "responses").mkdir(parents=True)
-    assert findings_dir({}, start=project / "notebooks" / "responses") == project.resolve() / "findings"
+    assert findings_dir(None, start=project / "notebooks" / "responses") == project.resolve() / "findings"
 
 
 def test_committed_baselines_are_readable() -> None:

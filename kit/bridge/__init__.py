@@ -4,8 +4,7 @@ Pure core (no I/O, no openai SDK): `to_chat_request` (request translation),
 `translate_chat_stream` / `ChatToResponses` (chunks to events), the markup
 helpers, and `bridge_capture` (a parsed chat capture as a Responses stream).
 I/O edge, loaded on first use so the core imports alone: `stream_response`,
-`create_response`, `responses_stream` (native or bridged per setup),
-`NativeEvents`, `chat_chunks`, `summarizer`, `embedder` (kit.bridge.service,
+`create_response`, `chat_chunks`, `summarizer`, `embedder` (kit.bridge.service,
 openai SDK), and `VectorStores` for hosted file search (kit.bridge.stores,
 SQLite).
 """
@@ -21,11 +20,9 @@ from kit.bridge.request import SEARCH_TOOL_NAME, UnsupportedParameter, input_to_
 from kit.bridge.translate import ChatToResponses, HostedCall, translate_chat_stream
 
 _EDGE = {
-    "NativeEvents": "kit.bridge.service",
     "chat_chunks": "kit.bridge.service",
     "create_response": "kit.bridge.service",
     "embedder": "kit.bridge.service",
-    "responses_stream": "kit.bridge.service",
     "stream_response": "kit.bridge.service",
     "summarizer": "kit.bridge.service",
     "VectorStoreError": "kit.bridge.stores",

@@ -2,9 +2,9 @@
 
 `stream_response` runs a Responses request against any Chat Completions
 server through the given client (normally `kit.client(...)`, which records
-or replays); `create_response` is its non-streaming form;
-`responses_stream` picks native `/v1/responses` or the bridge from a setup,
-so one server's two views can be shown side by side.
+or replays); `create_response` is its non-streaming form. The upstream's body is read
+as bytes by the kit's one SSE decoder, as a recording or a capture is
+(the native route, `kit.sources.responses_events`, is not the bridge's).
 
 Every failure of the upstream (HTTP status, dropped connection, an error
 object in the middle of the stream) becomes a chunk `{"error": {...}}` fed
@@ -22,8 +22,9 @@ import openai
 from kit.bridge.request import SEARCH_TOOL_NAME, search_results_text, search_tools, to_chat_request
 from kit.bridge.stores import VectorStoreError, VectorStores
 from kit.bridge.translate import INCOMPLETE_REASONS, ChatToResponses, Chunk, Event, HostedCall, Summarizer
+from kit.bridge.chunks import chunks_of
 from kit.events import Event as StreamEvent
-from kit.events import SSEParser, WireFacts
+from kit.events import NotJSONEvent, SSEParser, Stream
 
 MAX_SEARCH_ROUNDS = 3
 _SAME_CALLER = ("user", "safety_identifier", "service_tier")  # the summary call is made for the same caller
@@ -106,54 +107,23 @@ def create_response(client: openai.OpenAI, request: Mapping[str, Any], **options
     return response
 
 
-def responses_stream(client: openai.OpenAI, setup: Any, request: Mapping[str, Any], **options: Any) -> Iterable[Any]:
-    """Responses events for `request` from the setup's server: native /v1/responses or the bridge.
-
-    `setup` is a `kit.setups.Setup` (its `responses`, `think_tags` and
-    `text_model` are read). Native: a `NativeEvents` (the server's bytes read
-    by the kit's one SSE decoder, with wire facts, errors as the SDK raises
-    them); bridged: the translator's event dicts.
-    """
-    full = {"model": setup.text_model, **request}
-    if setup.responses == "native":
-        return NativeEvents(client, full)
-    return stream_response(client, full, think_tags=setup.think_tags, **options)
-
-
-class NativeEvents:
-    """A server's own /v1/responses stream: iterate for `Event`s as bytes arrive; `wire` once iterated.
-
-    The body goes through `kit.events.SSEParser`, the decoder `kit check` uses,
-    so a notebook judges a native stream exactly as `kit check` judges the same
-    bytes (`sse.*` rules included). A payload that is not JSON is an event the
-    validator reports (`sse.json`), not an exception. Native errors (HTTP
-    status, connection) propagate as the SDK raises them: the native view shows
-    what the server did.
-    """
-
-    def __init__(self, client: openai.OpenAI, request: Mapping[str, Any]) -> None:
-        self.client = client
-        self.request = dict(request)
-        self.wire: WireFacts | None = None
-
-    def __iter__(self) -> Iterator[StreamEvent]:
-        with self.client.responses.with_streaming_response.create(**self.request, stream=True) as response:
-            parser = SSEParser(content_type=response.headers.get("content-type"), status=response.status_code)
-            self.wire = parser.wire
-            for chunk in response.iter_bytes():
-                yield from parser.feed(chunk)
-            yield from parser.close()
-
-
 def chat_chunks(client: openai.OpenAI, chat: Mapping[str, Any]) -> Iterator[Chunk]:
-    """Streamed chunks as dicts; any failure becomes a final `{"error": ...}` chunk."""
+    """Streamed chunks as dicts, read from the body's bytes by the kit's one SSE decoder (`kit.events.SSEParser`).
+
+    A payload that is not JSON becomes the same `error` chunk as in a chat
+    capture read from disk (`kit.bridge.chunks`); an error object in the stream,
+    an HTTP error status or a failed connection becomes a final `{"error": ...}` chunk.
+    """
     try:
-        stream = client.chat.completions.create(**chat, stream=True, stream_options={"include_usage": True})
-        try:
-            for chunk in stream:
-                yield chunk.to_dict()
-        finally:
-            stream.close()
+        with client.chat.completions.with_streaming_response.create(
+                **chat, stream=True, stream_options={"include_usage": True}) as response:
+            parser = SSEParser(content_type=response.headers.get("content-type"), status=response.status_code)
+            for data in response.iter_bytes():
+                for chunk in _chunks(parser.feed(data)):
+                    yield chunk
+                    if "error" in chunk:
+                        return
+            yield from _chunks(parser.close())
     except openai.APIStatusError as exc:
         error = _error_body(exc.body) or {"message": exc.message}
         code = "rate_limit_exceeded" if exc.status_code == 429 else error.get("code") or f"http_{exc.status_code}"
@@ -161,8 +131,24 @@ def chat_chunks(client: openai.OpenAI, chat: Mapping[str, Any]) -> Iterator[Chun
     except openai.APIConnectionError as exc:
         cause = f" ({exc.__cause__})" if exc.__cause__ else ""
         yield {"error": {"message": f"{exc.message}{cause}", "code": "connection_error"}}
-    except openai.APIError as exc:  # an error object in the middle of the stream
-        yield {"error": _error_body(exc.body) or {"message": exc.message}}
+
+
+UPSTREAM_SOURCE = "upstream chat stream"  # names a payload that is not JSON, live and replayed alike
+
+
+def _chunks(events: Iterable[StreamEvent]) -> Iterator[Chunk]:
+    """Chunk dicts of decoded chat events: one that is not JSON as `kit.bridge.chunks` says it, one carrying an
+    error object as that error (the openai SDK raised it)."""
+    for event in events:
+        if isinstance(event, NotJSONEvent):
+            yield from chunks_of(Stream([event], [None], None, UPSTREAM_SOURCE))
+            continue
+        raw = event.raw
+        if isinstance(raw, Mapping) and raw.get("error"):
+            message = raw["error"].get("message") if isinstance(raw["error"], Mapping) else None
+            yield {"error": _error_body(raw["error"]) or {"message": message or "An error occurred during streaming"}}
+            return
+        yield dict(raw)
 
 
 def summarizer(client: openai.OpenAI, model: str, detail: str = "auto",

@@ -171,10 +171,11 @@ def _battery(url: str | None, model: str | None, setup_name: str | None, bridge:
     except ValueError as exc:
         typer.echo(f"kit check: {exc}", err=True)
         return EXIT_UNREADABLE
-    from kit.findings import FAILED, KNOWN, FindingsError, judge, load_baseline
+    from kit.findings import FAILED, KNOWN, FindingsError, findings_dir, judge, load_baseline
+    from kit.setups.options import FINDINGS_ENV
 
     try:  # a peer's known findings (findings/<setup>.toml) are facts about it, judged as `kit run` judges them
-        baseline = load_baseline(spec.name)
+        baseline = load_baseline(spec.name, findings_dir(os.environ.get(FINDINGS_ENV)))
     except FindingsError as exc:
         typer.echo(f"kit check: {exc}", err=True)
         return EXIT_UNREADABLE

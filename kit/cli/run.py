@@ -108,7 +108,7 @@ def _run_with_progress(console: Console, jobs: list[Job], workers: int) -> list[
         def done(job: Job, outcome: Outcome) -> None:
             progress.update(task, advance=1, description=escape(f"{outcome.id}: {outcome.status.value}"))
 
-        return run_jobs(jobs, workers=workers, on_done=done)
+        return run_jobs(jobs, workers=workers, on_done=done, base_env=os.environ)  # the kernels inherit ours
 
 
 def _print_summary(console: Console, outcomes: list[Outcome]) -> None:

@@ -1,10 +1,11 @@
 """What a scenario notebook calls: one object per notebook run, and checks that fail readably.
 
-A notebook holds no logic: it makes a `Scenario` from its parameters (`start`),
-sends requests through it (record/replay client, native or bridged
-Responses), shows the streams, and ends with checks. Checks raise
-`StreamCheckFailed` (listing violated rule ids) or `CapabilityMissing` (the
-setup cannot show this scenario), which the runner reports as such.
+A notebook holds no logic: it makes a `Scenario` from its one parameter, the
+run context (`start(run)`), sends requests through it (record/replay client,
+native or bridged Responses), shows the streams, records its checks and ends
+with `finish()`, which publishes the typed result the runner judges. Content
+expectations raise `StreamCheckFailed`; `CapabilityMissing` (the setup cannot
+show this scenario) and a replay miss stop the notebook and say so in its result.
 
 - `kit.notebook.scenario`: `Scenario` and `start`;
 - `kit.notebook.checks`: the content expectations (`expect_*`) and chat helpers;

@@ -101,8 +101,8 @@ def playground(recording_dir: str | None = None) -> Any:
         status.clear_output()
         with status:
             try:
-                scenario = start(setup_w.value, mode_w.value, model_w.value or None, stack_config=url_w.value or None,
-                                 recording_dir=recording_dir)
+                scenario = start({"setup": setup_w.value, "mode": mode_w.value, "text_model": model_w.value or None,
+                                  "base_url": url_w.value or None, "recording_dir": recording_dir})
                 if "file_search" in tools_w.value:
                     store = scenario.vector_store("playground", {"notes.txt": prompt_w.value})
                     req = request()

@@ -1,50 +1,80 @@
-"""One object per notebook run: its resolved settings, the streams it saw (each shown live and
-validated once), its checks against the setup's known findings, and the summary it hands the runner."""
+"""One object per notebook run: a thin facade over its run context, its client and the observations it made.
+
+Every stream is observed once (`kit.events.observe`: events, wire facts,
+violations, the accumulated response) while a view draws it; `check` and the
+expectations only record what they saw; `finish` publishes the typed result
+(`kit.summary.RunResult`) that the runner reads from the executed notebook and
+judges against the known findings. The scenario judges nothing itself.
+"""
 
 from __future__ import annotations
 
-import json
-import os
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from kit.events import Stream, Violation, validate_stream
+from kit.events import Stream, Violation
+from kit.events.observe import Observation, consume
 from kit.notebook.checks import CapabilityMissing, StreamCheckFailed, chat_table, _fail, expect_status, expect_file_citations
 from kit.notebook.display import _display
-from kit.recording import InferenceMode, client as kit_client, resolve_mode, resolve_recording_dir, session_of
+from kit.notebook.stops import install_stop_handler
+from kit.notebook.stores import ScenarioStores
+from kit.recording import InferenceMode, client as kit_client, session_of
 from kit.setups import Setup, get_setup
+from kit.setups.context import RunContext
+from kit.summary import Expectation, RunResult, publish, stream_seen
+
+
+@dataclass
+class Observed:
+    """One observation of this run, its title, and the error rules a check allowed in it."""
+
+    title: str
+    observation: Observation
+    allowed: set[str] = field(default_factory=set)
 
 
 @dataclass
 class Scenario:
-    """One notebook × setup run: its resolved settings and the streams it saw."""
+    """One notebook × setup run: its context, resolved setup and models, and what it observed."""
 
+    context: RunContext
     setup: Setup
-    mode: InferenceMode
     text_model: str
     vision_model: str | None
     embedding_model: str | None
     embedding_dimension: int | None
-    judge_model: str | None
-    base_url: str | None
     recording_dir: Path
     profile: str = "openai"
-    streams: list[tuple[str, Stream, list[Violation]]] = field(default_factory=list)
-    _client: Any = None
-    _stores: Any = None
+    observed: list[Observed] = field(default_factory=list)
+    expectations: list[Expectation] = field(default_factory=list)
     not_shown: list[str] = field(default_factory=list)
-    notebook: str | None = None  # <suite>/<name> when a runner says so (KIT_NOTEBOOK); None in JupyterLab
-    _allowed: dict[int, frozenset[str]] = field(default_factory=dict)  # id(stream) -> rules a check allowed
-    _missed_expectations: dict[str, str] = field(default_factory=dict)  # baselined expectation -> where it missed
-    _baseline: Any = None  # this setup's kit.findings.Baseline (findings/<setup>.toml), loaded on first check
+    _client: Any = None
+    _stores: ScenarioStores | None = None
+
+    @property
+    def mode(self) -> InferenceMode:
+        return self.context.mode
+
+    @property
+    def base_url(self) -> str | None:
+        return self.context.base_url
+
+    @property
+    def judge_model(self) -> str | None:
+        return self.context.judge_model
+
+    @property
+    def notebook(self) -> str | None:
+        return self.context.notebook
 
     def __repr__(self) -> str:
         caps = ", ".join(sorted(self.setup.capabilities)) or "none"
         return (f"scenario on setup {self.setup.name!r} ({self.setup.description})\n"
                 f"  mode: {self.mode.value} · recordings: {self.recording_dir}\n"
-                f"  server: {'none (replay)' if self.mode is InferenceMode.REPLAY else self.base_url or self.setup.resolved_base_url()}"
+                f"  server: {'none (replay)' if self.mode is InferenceMode.REPLAY else self.base_url or self.setup.base_url}"
                 f" · Responses: {self.setup.responses}\n"
                 f"  text model: {self.text_model} · vision: {self.vision_model} · embeddings: {self.embedding_model}"
                 f" ({self.embedding_dimension})\n  capabilities: {caps}")
@@ -63,28 +93,38 @@ class Scenario:
     def client(self) -> Any:
         """The record/replay openai client for this setup (Chat Completions and native Responses)."""
         if self._client is None:
-            self._client = kit_client(
-                self.setup.name, self.mode, base_url=self.base_url, recording_dir=self.recording_dir,
-                replay_style=os.environ.get("KIT_REPLAY_STYLE"),
-            )
+            self._client = kit_client(self.setup.name, self.mode, base_url=self.base_url,
+                                      recording_dir=self.recording_dir, replay_style=self.context.replay_style)
         return self._client
+
+    @property
+    def stores(self) -> Any:
+        """Local vector stores for bridged file search, in a folder of this run (ids are deterministic)."""
+        return self._store_helper().local
+
+    def _store_helper(self) -> ScenarioStores:
+        if self._stores is None:
+            self._stores = ScenarioStores(self.setup, lambda: self.client)
+        return self._stores
+
+    def vector_store(self, name: str, files: dict[str, str]) -> str:
+        """A vector store holding `files` (filename -> text); returns its id (see `ScenarioStores.create`)."""
+        return self._store_helper().create(name, files)
 
     # -- streams -----------------------------------------------------------------
     def responses_stream(self, request: dict[str, Any], *, title: str | None = None, via: str | None = None,
                          show: bool = True, sink: Any = None) -> Stream:
-        """Send a Responses request (native or bridged, as the setup says), show it live, validate it.
+        """Send a Responses request (native or bridged, as the setup says), show it live, observe it.
 
         `sink` (a `kit.render.Sink`) draws the live view somewhere else than the cell's display, such as a
         widget (the playground's, since display handles do not redraw inside an Output widget).
         """
-        from dataclasses import replace
+        from kit.sources import responses_events
 
-        from kit.bridge import responses_stream
-
-        request = {"model": self.text_model, **request}
         route = via or self.setup.responses
         options = {"stores": self.stores} if route == "bridge" else {}
-        events = responses_stream(self.client, replace(self.setup, responses=route), request, **options)
+        events = responses_events(self.client, self.setup, {"model": self.text_model, **request}, route=route,
+                                  **options)
         return self._consume(events, title or f"{self.setup.name} · {route} Responses", show, sink)
 
     def chat_stream(self, request: dict[str, Any], *, title: str | None = None, show: bool = True) -> list[dict[str, Any]]:
@@ -96,49 +136,45 @@ class Scenario:
         return chunks
 
     def bridged(self, chunks: list[dict[str, Any]], *, title: str | None = None, show: bool = True) -> Stream:
-        """The Responses view of a captured chat stream (the bridge's translation), shown and validated."""
+        """The Responses view of a captured chat stream (the bridge's translation), shown and observed."""
         from kit.bridge.chunks import bridge_chunks
 
         stream = bridge_chunks(chunks, think_tags=self.setup.think_tags,
                                source_name=title or f"{self.setup.name} · chat stream as Responses events")
         return self._consume(stream, stream.source, show)
 
-    # -- file search --------------------------------------------------------------
-    @property
-    def stores(self) -> Any:
-        """Local vector stores for bridged file search, in a folder of this run (ids are deterministic)."""
-        if self._stores is None:
-            import tempfile
+    def _consume(self, events: Iterable[Any], title: str, show: bool, sink: Any = None) -> Stream:
+        """Consume a stream once, shown live (or not), and keep its one observation.
 
-            from kit.bridge import VectorStores
-
-            self._stores = VectorStores(tempfile.mkdtemp(prefix="kit-stores-"))
-        return self._stores
-
-    def vector_store(self, name: str, files: dict[str, str]) -> str:
-        """A vector store holding `files` (filename -> text); returns its id.
-
-        Bridged setups get a local store with ids derived from the content, so
-        the requests (and their recordings) are the same on every run. Native
-        setups create the store on the server through the recorded client.
+        Offsets come from the replay clock in replay (the recorded arrival
+        times, whatever the replay speed), else from this process's clock.
         """
-        import hashlib
+        from kit.render import live
+        from kit.render.live import LiveSession, Sink
 
-        digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
-        if self.setup.responses == "bridge":
-            store_id = f"vs_{name}_{digest}"
-            if any(s["id"] == store_id for s in self.stores.list()):
-                return store_id  # a cell run again
-            self.stores.create(name, store_id=store_id)
-            for filename, text in files.items():
-                file_id = "file-" + hashlib.sha256(f"{filename}\0{text}".encode()).hexdigest()[:22]
-                self.stores.add_file(store_id, text=text, filename=filename, file_id=file_id)
-            return store_id
-        store = self.client.vector_stores.create(name=name)
-        for filename, text in files.items():
-            self.client.vector_stores.files.upload_and_poll(vector_store_id=store.id,
-                                                            file=(filename, text.encode("utf-8")))
-        return store.id
+        session_clock = session_of(self.client)
+        clock = (lambda: session_clock.replay_clock) if self.mode is InferenceMode.REPLAY else time.perf_counter
+        if show and sink is None:
+            viewer = live(events, source_name=title, profile=self.profile, offset_clock=clock)
+        else:
+            viewer = LiveSession(events, sink if show else Sink(), profile=self.profile, source_name=title,
+                                 offset_clock=clock)
+        for _ in viewer:
+            pass
+        assert viewer.observation is not None
+        self.observed.append(Observed(title, viewer.observation))
+        return viewer.observation.stream
+
+    def observation(self, stream: Stream) -> Observation:
+        """The observation behind a stream this scenario returned (a stream from elsewhere is observed now)."""
+        return self._observed(stream).observation
+
+    def _observed(self, stream: Stream) -> Observed:
+        found = next((o for o in self.observed if o.observation.stream is stream), None)
+        if found is None:
+            found = Observed(stream.source or "stream", consume(stream, profile=self.profile))
+            self.observed.append(found)
+        return found
 
     # -- views -----------------------------------------------------------------
     def tables(self, stream: Stream) -> None:
@@ -154,28 +190,22 @@ class Scenario:
 
         _display(timeline(stream))
 
-    def _consume(self, events: Iterable[Any], title: str, show: bool, sink: Any = None) -> Stream:
-        """Consume a stream once: show it live (or not), then keep it with its one validation.
-
-        The events come from the kit's one decoder (native: `NativeEvents`, with
-        wire facts) or from the bridge; offsets come from the replay clock in
-        replay (the recorded arrival times, whatever the replay speed).
-        """
-        from kit.render import live
-        from kit.render.live import LiveSession, Sink
-
-        session_clock = session_of(self.client)
-        clock = (lambda: session_clock.replay_clock) if self.mode is InferenceMode.REPLAY else time.perf_counter
-        if show and sink is None:
-            viewer = live(events, source_name=title, profile=self.profile, offset_clock=clock)
-        else:
-            viewer = LiveSession(events, sink if show else Sink(), profile=self.profile, source_name=title,
-                                 offset_clock=clock)
-        for _ in viewer:
-            pass
-        assert viewer.stream is not None and viewer.violations is not None
-        self.streams.append((title, viewer.stream, viewer.violations))
-        return viewer.stream
+    # -- checks: recorded for the runner, which judges them against the known findings ------------
+    def check(self, stream: Stream, *, allow: Iterable[str] = ()) -> list[Violation]:
+        """Record the stream's error rules for the runner's judgement, except the `allow`ed ones (each with its
+        reason in the notebook); show them, and which are this setup's known findings here."""
+        seen = self._observed(stream)
+        seen.allowed |= set(allow)
+        errors = seen.observation.errors(seen.allowed)
+        known = {f.rule: f for f in self.context.findings}
+        for rule in dict.fromkeys(v.rule for v in errors):
+            first = next(v for v in errors if v.rule == rule)
+            label = f"known finding: {known[rule].line}" if rule in known else f"conformance error {rule}"
+            _display(f"{label}\n  seen: {_where(seen.title, first)}")
+        if errors:
+            _display(f"{len(errors)} error(s) recorded; the runner judges them against the known findings "
+                     f"(findings/{self.setup.name}.toml)")
+        return list(seen.observation.violations or [])
 
     def expect_file_citations(self, stream: Stream, *, at_least: int = 1) -> list[dict[str, Any]]:
         """File citations in the answer, when this setup's model can cite; otherwise say so in the report."""
@@ -189,7 +219,8 @@ class Scenario:
 
     def expect_failure(self, request: dict[str, Any], *, title: str | None = None) -> Any:
         """Send a request the server must reject: bridged, a stream ending `error` + `response.failed`;
-        native, the SDK's HTTP error (or the same events, if the server streams them)."""
+        native, the SDK's HTTP error (or the same events, if the server streams them). A stream that does
+        not fail is recorded as the missed expectation `expect.failure`, for the runner to judge."""
         import openai
 
         try:
@@ -198,128 +229,51 @@ class Scenario:
             _display(f"the server rejected the request: HTTP {exc.status_code}: {exc.message}")
             if exc.status_code < 400:
                 raise StreamCheckFailed(f"expected a 4xx/5xx answer, got HTTP {exc.status_code}") from exc
+            self.expectations.append(Expectation("expect.failure", True))
             return exc
         self.check(stream)
         try:
             expect_status(stream, "failed")
             if not any(event.type == "error" for event in stream.events):
                 _fail(stream, "expected an `error` event before `response.failed`")
-        except StreamCheckFailed as exc:
-            self._expectation_missed("expect.failure", stream, exc)
+        except StreamCheckFailed as failure:
+            where = f"{stream.source}: {str(failure).splitlines()[0]}"
+            known = {f.rule: f for f in self.context.findings}
+            label = f"known finding: {known['expect.failure'].line}" if "expect.failure" in known else "expectation missed"
+            _display(f"{label}\n  seen: {where}")
+            self.expectations.append(Expectation("expect.failure", False, where))
+        else:
+            self.expectations.append(Expectation("expect.failure", True))
         return stream
 
-    def _expectation_missed(self, expectation: str, stream: Stream, failure: StreamCheckFailed) -> None:
-        """Raise, unless this setup's baseline knows the miss for this notebook (a peer behaviour no rule
-        judges): then show it as a known finding and hand it to the runner's judgement like a rule."""
-        known = self.known_findings()
-        if expectation not in known:
-            raise failure
-        _display(f"known finding: {known[expectation].line()}\n  seen: {stream.source}: {failure}")
-        self._missed_expectations.setdefault(expectation, f"{stream.source}: {str(failure).splitlines()[0]}")
+    # -- the result ---------------------------------------------------------------------
+    def result(self) -> RunResult:
+        """What this run observed, typed: per stream its rules (allowed ones marked), the expectations."""
+        return RunResult(
+            streams=tuple(stream_seen(o.title, len(o.observation.events), o.observation.violations or (), o.allowed)
+                          for o in self.observed),
+            expectations=tuple(self.expectations), not_shown=tuple(sorted(set(self.not_shown))), observed=True,
+            data={"setup": self.setup.name, "mode": self.mode.value})
 
-    # -- checks -----------------------------------------------------------------
-    def known_findings(self) -> dict[str, Any]:
-        """{rule: Finding} baselined for this setup × notebook (findings/<setup>.toml); in JupyterLab, where
-        no runner names the notebook, the setup's findings for any notebook."""
-        if self._baseline is None:
-            from kit.findings import load_baseline
-
-            self._baseline = load_baseline(self.setup.name)
-        return {f.rule: f for f in self._baseline.for_notebook(self.notebook)}
-
-    def check(self, stream: Stream, *, allow: Iterable[str] = ()) -> list[Violation]:
-        """Raise when the stream breaks an error rule, except the `allow`ed ones (each with its reason) and this
-        setup's known findings for this notebook, which are shown as such and judged by the runner."""
-        violations = next((v for _, s, v in self.streams if s is stream), None)
-        if violations is None:
-            violations = validate_stream(stream, profile=self.profile)
-            self.streams.append((stream.source or "stream", stream, violations))
-        allowed = frozenset(allow) | self._allowed.get(id(stream), frozenset())
-        self._allowed[id(stream)] = allowed
-        errors = [v for v in violations if v.severity == "error" and v.rule not in allowed]
-        known = self.known_findings()
-        for rule in sorted({v.rule for v in errors if v.rule in known}):
-            first = next(v for v in errors if v.rule == rule)
-            _display(f"known finding: {known[rule].line()}\n  seen: {_where(stream.source or 'stream', first)}")
-        new = [v for v in errors if v.rule not in known]
-        if new:
-            lines = [f"{stream.source}: {len(new)} conformance error(s): " + ", ".join(sorted({v.rule for v in new}))]
-            lines += [f"  [{v.rule}] event {v.index}: {v.message}" for v in new[:10]]
-            where = f"in {self.notebook} " if self.notebook else ""
-            lines.append(f"  not known findings {where}on setup {self.setup.name} (baseline: {self._baseline.file_hint})"
-                         + (f"; known, not raised: {', '.join(sorted(known))}" if known else ""))
-            raise StreamCheckFailed("\n".join(lines))
-        return violations
-
-    def summary(self) -> dict[str, Any]:
-        """What the runner judges: counts, the rule ids by severity (error rules a check allowed left out of
-        `error_rules`), and where each error rule was first seen."""
-        from kit.events import summarize
-
-        every = [v for _, _, violations in self.streams for v in violations]
-        counts = summarize(every)
-        error_rules: list[str] = []
-        warning_rules: list[str] = []
-        error_events: dict[str, str] = {}
-        for title, stream, violations in self.streams:
-            allowed = self._allowed.get(id(stream), frozenset())
-            for v in violations:
-                if v.severity == "error" and v.rule not in allowed:
-                    if v.rule not in error_rules:
-                        error_rules.append(v.rule)
-                    error_events.setdefault(v.rule, _where(title, v))
-                elif v.severity == "warning" and v.rule not in warning_rules:
-                    warning_rules.append(v.rule)
-        for expectation, where in self._missed_expectations.items():  # judged like error rules (kit.findings)
-            error_rules.append(expectation)
-            error_events.setdefault(expectation, where)
-        return {"setup": self.setup.name, "notebook": self.notebook, "mode": self.mode.value,
-                "streams": len(self.streams),
-                "violations": {"errors": counts["errors"], "warnings": counts["warnings"],
-                               "rules": list(counts["by_rule"]), "by_rule": counts["by_rule"],
-                               "error_rules": error_rules, "warning_rules": warning_rules,
-                               "error_events": error_events},
-                "not_shown": sorted(set(self.not_shown))}
-
-    def finish(self) -> dict[str, Any]:
-        """Hand the summary to the runner (when run by it) and return it for display."""
-        summary = self.summary()
-        try:
-            from kit.summary import report_summary
-        except ImportError:
-            return summary
-        report_summary(summary)
-        return summary
+    def finish(self) -> None:
+        """Publish the result into the notebook: the runner reads it from the executed .ipynb."""
+        publish(self.result())
 
 
-def start(setup: str = "local", inference_mode: str | None = None, text_model: str | None = None,
-          vision_model: str | None = None, embedding_model: str | None = None,
-          embedding_dimension: int | None = None, judge_model: str | None = None, stack_config: str | None = None,
-          recording_dir: str | None = None, env: dict[str, str] | None = None) -> Scenario:
-    """A scenario from a notebook's parameters; setup defaults fill only what was not given."""
-    for key, value in (env or {}).items():
-        os.environ[str(key)] = str(value)
-    spec = get_setup(setup)
-    base_url = None
-    if stack_config:
-        if stack_config.startswith("server:"):
-            raise ValueError("stack_config server:<setup> is resolved by `kit run`/pytest, which start the server and "
-                             "pass its base URL; in a notebook run `kit serve local` and give its URL")
-        base_url = stack_config
-    from kit.findings import NOTEBOOK_ENV
+def start(run: Mapping[str, Any] | RunContext | str | None = None, **overrides: Any) -> Scenario:
+    """A scenario from a notebook's run context (its `parameters` cell's `run`), or a setup name; setup
+    defaults fill the models that were not given. Reads no environment variable."""
+    if isinstance(run, str):
+        run, overrides = None, {"setup": run, **overrides}
+    context = RunContext.from_parameters(run, **overrides)
+    spec = get_setup(context.setup)
     from kit.setups.options import setup_models
 
-    models = setup_models(spec, text_model=text_model, vision_model=vision_model, embedding_model=embedding_model,
-                          embedding_dimension=embedding_dimension)  # the same rule as `kit run` and pytest
-    return Scenario(
-        notebook=os.environ.get(NOTEBOOK_ENV) or None,
-        setup=spec,
-        mode=resolve_mode(inference_mode),
-        **models,
-        judge_model=judge_model,
-        base_url=base_url,
-        recording_dir=resolve_recording_dir(recording_dir),
-    )
+    models = setup_models(spec, text_model=context.text_model, vision_model=context.vision_model,
+                          embedding_model=context.embedding_model,
+                          embedding_dimension=context.embedding_dimension)  # the same rule as `kit run` and pytest
+    install_stop_handler()
+    return Scenario(context=context, setup=spec, **models, recording_dir=context.recordings())
 
 
 def _where(title: str, violation: Violation) -> str:

@@ -1,10 +1,14 @@
 """Execute one notebook × setup with papermill and say how it went.
 
-Each execution gets its own kernel environment (its summary file, inference
-mode, recording dir and the user's `--env`), its own working directory and,
-on POSIX, IPC sockets instead of TCP ports: parallel executions in threads or
-in pytest-xdist workers cannot clash on ports. The kernel always runs this
-interpreter, so `import kit` in a notebook imports this kit.
+The notebook gets one thing, its run context, as the parameter `run`
+(`kit.setups.context.RunContext`), and hands back one thing, its typed result,
+as an output of the executed notebook (`kit.summary.read_result`). The kernel's
+environment is the caller's (the face passes it) plus the user's `--env` and,
+in a source checkout, PYTHONPATH: no kit setting travels through it. Each
+execution has its own working directory and, on POSIX, IPC sockets instead of
+TCP ports: parallel executions in threads or in pytest-xdist workers cannot
+clash on ports. The kernel always runs this interpreter, so `import kit` in a
+notebook imports this kit.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ from typing import Any
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
 
-from kit.findings import FINDINGS_ENV, NOTEBOOK_ENV, findings_dir, load_baseline
+from kit.findings import Baseline, findings_dir, load_baseline
 from kit.runner.outcome import CellError, Outcome, Status, classify, judge_findings, short
-from kit.summary import REPORT_ENV, read_summary
+from kit.setups.context import RUN_PARAMETER, KnownFinding, RunContext
+from kit.summary import RunResult, read_result
 from kit.suites import MatrixEntry
 
 KERNEL_NAME = "python3"
@@ -42,10 +47,10 @@ class Job:
     """One execution: a matrix entry, its parameters, and where its files go."""
 
     entry: MatrixEntry
-    parameters: Mapping[str, Any]
+    parameters: Mapping[str, Any]  # {"run": the run context} (`RunContext.to_parameters`)
     replaying: bool
     out_dir: Path
-    env: Mapping[str, str] = field(default_factory=dict)  # added to this process's environment for the kernel
+    env: Mapping[str, str] = field(default_factory=dict)  # the user's --env, added to the kernel's environment
     cell_timeout: float | None = DEFAULT_CELL_TIMEOUT
     start_timeout: float = DEFAULT_START_TIMEOUT
     render_html: bool = True
@@ -64,8 +69,8 @@ class Job:
         return self.stem.with_suffix(".html")
 
     @property
-    def summary_path(self) -> Path:
-        return self.stem.with_suffix(".summary.json")
+    def context(self) -> RunContext:
+        return RunContext.from_parameters(self.parameters.get(RUN_PARAMETER))
 
     @property
     def kernel_log_path(self) -> Path:
@@ -144,27 +149,27 @@ class KitKernelManager(AsyncKernelManager):
 
 
 def kernel_environment(job: Job, base: Mapping[str, str]) -> dict[str, str]:
-    """The kernel's environment: ours, the user's `--env`, and what makes kit calls agree with the parameters."""
+    """The kernel's environment: the caller's, the user's `--env`, and PYTHONPATH in a source checkout."""
     env = dict(base)
-    env.setdefault("KIT_REPLAY_STYLE", "fast")  # headless: no recorded pacing unless the user asks for it
     env.update(job.env)
-    env[REPORT_ENV] = str(job.summary_path)
-    env[NOTEBOOK_ENV] = job.entry.notebook.id  # which known findings apply: parameters are the notebook's own
-    env[FINDINGS_ENV] = str(findings_dir_of(job, env))
-    env["KIT_INFERENCE_MODE"] = str(job.parameters.get("inference_mode") or "replay")
-    if job.parameters.get("recording_dir"):
-        env["KIT_RECORDING_DIR"] = str(job.parameters["recording_dir"])
     checkout = Path(__file__).resolve().parents[2]
     if (checkout / "pyproject.toml").is_file():  # a source checkout: importable even when not installed
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(checkout), env.get("PYTHONPATH", "")) if p)
     return env
 
 
-def findings_dir_of(job: Job, environ: Mapping[str, str]) -> Path:
-    """The baselines the kernel and the judgement both read: $KIT_FINDINGS_DIR (of the run's environment or
-    its --env), else the project's `findings/`, found from the notebook's folder."""
-    env = {**environ, **job.env}
-    return findings_dir(env, start=job.entry.notebook.path.parent)
+def baseline_of(job: Job) -> Baseline:
+    """The setup's known findings: the context's folder, else the project's `findings/` found from the notebook."""
+    folder = job.context.findings_dir
+    return load_baseline(job.entry.setup, findings_dir(folder, start=job.entry.notebook.path.parent))
+
+
+def parameters_of(job: Job, baseline: Baseline | None) -> dict[str, Any]:
+    """The job's context, told which notebook it runs and which known findings it may show."""
+    from dataclasses import replace
+
+    findings = tuple(KnownFinding(f.rule, f.line()) for f in baseline.for_notebook(job.entry.notebook.id)) if baseline else ()
+    return replace(job.context, notebook=job.entry.notebook.id, findings=findings).to_parameters()
 
 
 def _cell_error(exc: BaseException, timeout: float | None) -> CellError:
@@ -183,43 +188,70 @@ def _cell_error(exc: BaseException, timeout: float | None) -> CellError:
     return CellError(type(exc).__name__, short(str(exc), 5) or repr(exc))
 
 
-def run_job(job: Job, *, base_env: Mapping[str, str] | None = None) -> Outcome:
-    """Run one notebook × setup; never raises for a notebook problem (that is the outcome)."""
+def _execute(job: Job, parameters: Mapping[str, Any], base_env: Mapping[str, str] | None) -> CellError | None:
+    """Run the notebook with papermill; the error that stopped it, if any."""
     import papermill
 
-    ref, setup = job.entry.notebook, job.entry.setup
-    started = time.perf_counter()
-    job.executed_path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in (job.executed_path, job.page_path, job.summary_path, job.kernel_log_path):  # a previous run's
-        stale.unlink(missing_ok=True)
-    error: CellError | None = None
+    ref = job.entry.notebook
     try:
         nb = nbformat.read(ref.path, as_version=4)
-        check_parameters(declared_parameters(nb, ref.path), job.parameters, ref.path)
+        check_parameters(declared_parameters(nb, ref.path), parameters, ref.path)
         with tempfile.TemporaryDirectory(prefix="kit-kernel-") as runtime:
-            manager = KitKernelManager.for_job(kernel_environment(job, base_env or os.environ), ref.path.parent,
-                                               Path(runtime), job.kernel_log_path)
+            env = kernel_environment(job, base_env) if base_env is not None else {}
+            manager = KitKernelManager.for_job(env, ref.path.parent, Path(runtime), job.kernel_log_path)
             papermill.execute_notebook(
-                str(ref.path), str(job.executed_path), parameters=dict(job.parameters), kernel_name=KERNEL_NAME,
+                str(ref.path), str(job.executed_path), parameters=dict(parameters), kernel_name=KERNEL_NAME,
                 start_timeout=int(job.start_timeout), execution_timeout=job.cell_timeout, progress_bar=False,
                 log_output=False, request_save_on_cell_execute=False, kernel_manager_class=manager,
             )
     except NotebookContractError as exc:
-        error = CellError("NotebookContractError", str(exc))
+        return CellError("NotebookContractError", str(exc))
     except Exception as exc:  # the notebook's failure, reported as the outcome
-        error = _cell_error(exc, job.cell_timeout)
+        return _cell_error(exc, job.cell_timeout)
+    return None
+
+
+def _result_of(job: Job) -> RunResult:
+    """The typed result the executed notebook holds (empty when it published none)."""
+    if not job.executed_path.is_file():
+        return RunResult()
+    try:
+        return read_result(nbformat.read(job.executed_path, as_version=4)) or RunResult()
+    except ValueError:
+        return RunResult()
+
+
+def run_job(job: Job, *, base_env: Mapping[str, str] | None = None) -> Outcome:
+    """Run one notebook × setup; never raises for a notebook problem (that is the outcome).
+
+    `base_env` is the kernel's environment before the job's own additions (the
+    face passes its process environment); None starts the kernel with the
+    environment it would inherit anyway, adding nothing.
+    """
+    ref, setup = job.entry.notebook, job.entry.setup
+    started = time.perf_counter()
+    job.executed_path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in (job.executed_path, job.page_path, job.kernel_log_path):  # a previous run's
+        stale.unlink(missing_ok=True)
+    try:
+        baseline: Baseline | None = baseline_of(job)
+        baseline_error = None
+    except ValueError as exc:  # a baseline that cannot be read fails this setup's runs, saying which file
+        baseline, baseline_error = None, str(exc)
+    error = _execute(job, parameters_of(job, baseline), base_env)
     duration = time.perf_counter() - started
     if job.kernel_log_path.is_file() and job.kernel_log_path.stat().st_size == 0:
         job.kernel_log_path.unlink()
-    status, message, cell, command = classify(error, replaying=job.replaying, setup=setup, suite=ref.suite, name=ref.name)
+    result = _result_of(job)
+    stop = result.stops[0] if result.stops and error is not None else None
+    status, message, cell, command = classify(error, stop, replaying=job.replaying, setup=setup, suite=ref.suite,
+                                              name=ref.name)
     if error is not None and error.execution_count is None and job.kernel_log_path.is_file():
         message += f"\nkernel log: {job.kernel_log_path}"  # the kernel died or never started: its own words
-    summary = read_summary(job.summary_path) or {}
-    try:
-        baseline = load_baseline(setup, findings_dir_of(job, base_env or os.environ))
-        status, message, findings = judge_findings(status, message, summary, baseline, ref.id)
-    except ValueError as exc:  # a baseline that cannot be read fails this setup's runs, saying which file
-        status, message, findings = Status.FAILED, str(exc), ()
+    if baseline is None:
+        status, message, findings = Status.FAILED, baseline_error or "", ()
+    else:
+        status, message, findings = judge_findings(status, message, result, baseline, ref.id)
     executed = job.executed_path if job.executed_path.is_file() else None
     page = None
     if job.render_html and executed is not None:
@@ -231,7 +263,6 @@ def run_job(job: Job, *, base_env: Mapping[str, str] | None = None) -> Outcome:
             message = (message + "\n" if message else "") + f"(the HTML page could not be rendered: {exc})"
     return Outcome(
         suite=ref.suite, name=ref.name, setup=setup, status=status, duration=duration, message=message, cell=cell,
-        violations=summary.get("violations"), executed=executed, page=page, record_command=command,
+        violations=result.violations(), executed=executed, page=page, record_command=command,
         findings=findings,
     )
-

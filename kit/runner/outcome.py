@@ -1,7 +1,9 @@
-"""What one notebook × setup execution came to, and how an error maps to it.
+"""What one notebook × setup execution came to, from its error and its typed result.
 
-A replay miss is "not recorded" (with the command that records it) and a
-missing capability is "unsupported": neither is a pass, neither a failure.
+A notebook that stopped on a replay miss is "not recorded" (with the command
+that records it) and one that stopped on a missing capability "unsupported":
+neither is a pass, neither a failure. The notebook says which in its result
+(`kit.summary.Stop`); no exception name is matched.
 A peer's streams that break exactly the rules its baseline lists
 (`findings/<setup>.toml`, judged by `kit.findings.judge`) are "known
 findings": facts about the peer, not a failure of the kit.
@@ -17,11 +19,11 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kit.summary import NOT_RECORDED, UNSUPPORTED, RunResult, Stop
+
 if TYPE_CHECKING:
     from kit.findings import Baseline
 
-REPLAY_MISS = "ReplayMiss"
-CAPABILITY_MISSING = "CapabilityMissing"
 MAX_MESSAGE_LINES = 8
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -104,17 +106,18 @@ def short(text: str, max_lines: int = MAX_MESSAGE_LINES) -> str:
     return "\n".join(lines)
 
 
-def classify(error: CellError | None, *, replaying: bool, setup: str, suite: str,
+def classify(error: CellError | None, stop: Stop | None = None, *, replaying: bool, setup: str, suite: str,
              name: str) -> tuple[Status, str, str, str | None]:
-    """(status, message, cell first line, record command) for a finished execution."""
+    """(status, message, cell first line, record command) for a finished execution and the early stop its
+    result names (None: the error, if any, is a failure)."""
     if error is None:
         return Status.PASSED, "", "", None
     cell = first_line(error.cell_source)
-    if error.ename == REPLAY_MISS and replaying:
+    if stop is not None and stop.kind == NOT_RECORDED and replaying:
         command = record_command(setup, suite, name)
         return Status.NOT_RECORDED, f"not recorded for setup {setup}; record it with:\n  {command}", cell, command
-    if error.ename == CAPABILITY_MISSING:
-        return Status.UNSUPPORTED, short(error.evalue) or f"setup {setup} lacks a capability", cell, None
+    if stop is not None and stop.kind == UNSUPPORTED:
+        return Status.UNSUPPORTED, short(stop.message) or f"setup {setup} lacks a capability", cell, None
     body = f"{error.ename}: {short(error.evalue)}" if error.evalue.strip() else error.ename
     if error.execution_count is None and not cell:  # the notebook never ran (contract, kernel start)
         return Status.FAILED, body, "", None
@@ -122,21 +125,16 @@ def classify(error: CellError | None, *, replaying: bool, setup: str, suite: str
     return Status.FAILED, f"{where}: {cell}\n{body}" if cell else f"{where}\n{body}", cell, None
 
 
-def judge_findings(status: Status, message: str, summary: dict[str, Any] | None, baseline: Baseline,
+def judge_findings(status: Status, message: str, result: RunResult, baseline: Baseline,
                    notebook: str) -> tuple[Status, str, tuple[dict[str, str], ...]]:
-    """A finished execution against its setup's known findings (only one that ran to the end is judged).
-
-    The error rule ids come from the notebook's summary (`error_rules`); a
-    notebook that left none broke none.
-    """
+    """A finished execution against its setup's known findings: the one judgement, here (only an execution
+    that ran to the end is judged). The error rules come from the notebook's typed result."""
     from kit.findings import FAILED, KNOWN, judge
 
     if status is not Status.PASSED:
         return status, message, ()
-    violations = (summary or {}).get("violations") or {}
-    errors = violations.get("error_rules") or []
-    verdict = judge(errors, baseline, notebook)
-    seen = violations.get("error_events") or {}
+    seen = result.error_rules()
+    verdict = judge(seen, baseline, notebook)
     findings = tuple({"rule": f.rule, "event": f.event, "seen": str(seen.get(f.rule, "")), "reason": f.reason,
                       "upstream": f.upstream} for f in verdict.known)
     if verdict.status == FAILED:

@@ -1,0 +1,45 @@
+"""A notebook that stops early without failing says why, as a typed entry of its result.
+
+`start` installs an IPython handler for the kit's two early stops: a missing
+capability (`CapabilityMissing`: unsupported) and a replay miss (`ReplayMiss`:
+not recorded). The handler publishes a `kit.summary.Stop` and then shows the
+traceback as IPython would, so the cell still fails and the run stops there.
+The runner reads the entry; it never matches an exception's name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kit.notebook.checks import CapabilityMissing
+from kit.recording import ReplayMiss
+from kit.summary import NOT_RECORDED, UNSUPPORTED, RunResult, Stop, publish
+
+
+def stop_of(error: BaseException) -> Stop | None:
+    """The typed entry of an early stop, or None for any other error (a failure)."""
+    if isinstance(error, CapabilityMissing):
+        return Stop(UNSUPPORTED, str(error))
+    if isinstance(error, ReplayMiss):
+        return Stop(NOT_RECORDED, str(error))
+    return None
+
+
+def _on_stop(shell: Any, etype: type[BaseException], value: BaseException, tb: Any, tb_offset: int | None = None) -> None:
+    stop = stop_of(value)
+    if stop is not None:
+        publish(RunResult(stops=(stop,)))
+    shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+
+
+def install_stop_handler() -> bool:
+    """Install the handler in the running IPython kernel (once); False outside one."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    shell.set_custom_exc((CapabilityMissing, ReplayMiss), _on_stop)
+    return True
