@@ -7,7 +7,8 @@ Fault injection (and only that) is asked for with `metadata.fault`:
 `drop-after:N` closes the connection after N events, `status:500` answers an
 error, `slow:SECONDS` sleeps between events, `gate` waits for the test to
 release the rest after the first event, `unterminated` sends the last event
-without the blank line that ends it; `metadata.gzip` compresses a
+without the blank line that ends it, `not-json:N` sends the payload of event N
+cut in half (not JSON); `metadata.gzip` compresses a
 JSON answer whatever the client accepts. A `fixture` of `a|b` answers
 identical requests with a, then b.
 """
@@ -82,7 +83,10 @@ class LoopbackServer:
                 self.end_headers()
                 chat = fixture.startswith("chat/")
                 drop_after = int(fault.split(":")[1]) if fault.startswith("drop-after:") else None
+                garbled = int(fault.split(":")[1]) if fault.startswith("not-json:") else None
                 for i, line in enumerate(lines):
+                    if i == garbled:
+                        line = line[: len(line) // 2]
                     if drop_after is not None and i == drop_after:
                         self.wfile.flush()
                         self.close_connection = True

@@ -32,9 +32,9 @@ def _errors_and_wire_rules(violations: list[dict[str, Any]]) -> set[str]:
 def test_a_wire_fault_is_reported_alike_by_a_notebook_and_by_kit_check(loopback: Any, tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.setenv("VLLM_API_KEY", "loopback")  # the vllm setup wants a key to record; the loopback ignores it
     recordings = tmp_path / "recordings"
-    recorded = kit.notebook.start("vllm", "record", stack_config=loopback.base_url, recording_dir=str(recordings))
+    recorded = kit.notebook.start("vllm", mode="record", base_url=loopback.base_url, recording_dir=str(recordings))
     live = recorded.responses_stream(REQUEST, show=False)
-    live_rules = {v.rule for v in recorded.streams[-1][2]}
+    live_rules = {v.rule for v in recorded.observation(live).violations or ()}
     assert "sse.unterminated" in live_rules
     assert len(live.events) == len((Path(__file__).parent / "captures" / NATIVE).read_text().splitlines())
 
@@ -47,9 +47,9 @@ def test_a_wire_fault_is_reported_alike_by_a_notebook_and_by_kit_check(loopback:
 
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
         "import json, kit.notebook\n"
-        f"s = kit.notebook.start('vllm', 'replay', recording_dir={str(recordings)!r})\n"
-        f"s.responses_stream({REQUEST!r})\n"
-        "print('RULES=' + json.dumps(sorted({v.rule for v in s.streams[-1][2]})))")])
+        f"s = kit.notebook.start({{'setup': 'vllm', 'recording_dir': {str(recordings)!r}}})\n"
+        f"stream = s.responses_stream({REQUEST!r})\n"
+        "print('RULES=' + json.dumps(sorted({v.rule for v in s.observation(stream).violations})))")])
     source, executed = tmp_path / "wire.ipynb", tmp_path / "wire.out.ipynb"
     nbformat.write(notebook, source)
     papermill.execute_notebook(str(source), str(executed), kernel_name="python3", progress_bar=False, cwd=str(tmp_path))

@@ -118,7 +118,7 @@ def chat_chunks(client: openai.OpenAI, chat: Mapping[str, Any]) -> Iterator[Chun
         with client.chat.completions.with_streaming_response.create(
                 **chat, stream=True, stream_options={"include_usage": True}) as response:
             parser = SSEParser(content_type=response.headers.get("content-type"), status=response.status_code)
-            for data in response.iter_bytes():
+            for data in _body(response):
                 for chunk in _chunks(parser.feed(data)):
                     yield chunk
                     if "error" in chunk:
@@ -131,6 +131,21 @@ def chat_chunks(client: openai.OpenAI, chat: Mapping[str, Any]) -> Iterator[Chun
     except openai.APIConnectionError as exc:
         cause = f" ({exc.__cause__})" if exc.__cause__ else ""
         yield {"error": {"message": f"{exc.message}{cause}", "code": "connection_error"}}
+
+
+def _body(response: Any) -> Iterator[bytes]:
+    """The body's bytes; a transport failure while reading becomes the SDK's own error, as its streams raise it."""
+    try:
+        from openai._httpx2 import request_exceptions, timeout_exceptions  # the SDK's mapping, kept identical
+        timeouts, failures = timeout_exceptions(), request_exceptions()
+    except ImportError:  # an SDK without it: every transport error is a connection error
+        timeouts, failures = (), (OSError, RuntimeError)
+    try:
+        yield from response.iter_bytes()
+    except timeouts as err:
+        raise openai.APITimeoutError(request=response.http_request) from err
+    except failures as err:
+        raise openai.APIConnectionError(request=response.http_request) from err
 
 
 UPSTREAM_SOURCE = "upstream chat stream"  # names a payload that is not JSON, live and replayed alike

@@ -7,34 +7,31 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-CONTRACT_PARAMETERS = '''setup = "local"
-inference_mode = "replay"
-text_model = None
-vision_model = None
-embedding_model = None
-embedding_dimension = None
-judge_model = None
-stack_config = None
-recording_dir = None
-env = {}
-'''
+CONTRACT_PARAMETERS = 'run = {}\n'
 
-PASSING = ['import json, os, sys\nfrom kit.runner import report_summary',
-           'report_summary({"violations": {"errors": 0, "warnings": 2, "rules": ["seq.contiguous"]}})\n'
-           'report_summary({"violations": {"errors": 0, "warnings": 1, "rules": ["event.logprobs"]}})',
-           'print(json.dumps({"executable": sys.executable, "cwd": os.getcwd(), "setup": setup, "text_model": text_model,\n'
-           '                  "mode_env": os.environ.get("KIT_INFERENCE_MODE"), "env_param": env,\n'
-           '                  "kernel_env": os.environ.get("KIT_TEST_FLAG"), "report": os.environ.get("KIT_NOTEBOOK_REPORT")}))']
+# Two publications of the typed result merge: warnings add up, rules are united.
+PASSING = ['import json, os, sys\nfrom kit.summary import RuleSeen, RunResult, StreamSeen, publish',
+           'publish(RunResult(streams=(StreamSeen("a", 3, (RuleSeen("seq.contiguous", "warning", 2, "a, event 1: x"),)),),\n'
+           '                  observed=True))\n'
+           'publish(RunResult(streams=(StreamSeen("b", 3, (RuleSeen("event.logprobs", "warning", 1, "b, event 0: y"),)),),\n'
+           '                  observed=True))',
+           'print(json.dumps({"executable": sys.executable, "cwd": os.getcwd(), "run": run,\n'
+           '                  "kit_vars": sorted(k for k in os.environ if k.startswith("KIT_") and k != "KIT_TEST_FLAG"),\n'
+           '                  "kernel_env": os.environ.get("KIT_TEST_FLAG"), "user_env": os.environ.get("TEST_FLAG")}))']
 
-REPLAY_MISS = ['import kit',
-               'client = kit.client(setup, inference_mode, recording_dir=recording_dir)\n'
-               'client.chat.completions.create(model=text_model, messages=[{"role": "user", "content": "hi"}])']
+REPLAY_MISS = ['import kit.notebook as nb',
+               'scenario = nb.start(run)\n'
+               'scenario.client.chat.completions.create(model=scenario.text_model, messages=[{"role": "user", "content": "hi"}])']
 
 FAILING = ['streamed = ["response.created", "response.completed"]',
            'assert streamed[-1] == "response.failed", "expected the stream to end with response.failed"']
 
-UNSUPPORTED = ['class CapabilityMissing(Exception):\n    pass',
-               'raise CapabilityMissing(f"setup {setup!r} lacks vision")']
+UNSUPPORTED = ['import kit.notebook as nb',
+               'scenario = nb.start(run)\nscenario.require("vision")']
+
+# A class of the notebook's own, named like the kit's: no typed entry, so a failure.
+LOOKALIKE = ['class CapabilityMissing(Exception):\n    pass',
+             'raise CapabilityMissing(f"setup {run[\'setup\']!r} lacks vision")']
 
 
 def write_notebook(path: Path, cells: list[str], *, parameters: str = CONTRACT_PARAMETERS) -> Path:

@@ -113,8 +113,8 @@ def test_plan_gives_each_job_its_setup_parameters_and_files(notebooks: Path, tmp
     run = resolve_run(RunOptions(setup=("gpt", "ollama"), env=("LOG=1",)), known=BUILTIN_SETUPS, recorded=[],
                       environ={}, cwd=tmp_path)
     jobs = plan(run, select(discover(notebooks), ["vision"]), tmp_path / "out")
-    assert [(j.entry.setup, j.parameters["text_model"]) for j in jobs] == [("gpt", "gpt-4o"),
+    assert [(j.entry.setup, j.context.text_model) for j in jobs] == [("gpt", "gpt-4o"),
                                                                          ("ollama", "llama3.2:3b-instruct-fp16")]
     assert all(j.replaying and j.env == {"LOG": "1"} for j in jobs)
     assert jobs[0].executed_path == tmp_path / "out" / "gpt" / "vision" / "image_input.ipynb"
-    assert jobs[0].summary_path != jobs[1].summary_path  # each execution its own summary file
+    assert jobs[0].executed_path != jobs[1].executed_path  # each execution its own notebook (and so its result)

@@ -25,7 +25,7 @@ CWD = Path("/project")
 def test_start_fills_models_as_kit_run_does(given: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KIT_INFERENCE_MODE", raising=False)
     run = resolve_run(RunOptions(setup=("ollama",), **given), known=BUILTIN_SETUPS, recorded=[], environ={}, cwd=CWD)
-    parameters = run.parameters(run.setups[0])
+    parameters = run.parameters(run.setups[0])["run"]
     scenario = nb.start("ollama", **given)
     for name in ("text_model", "vision_model", "embedding_model", "embedding_dimension"):
         assert getattr(scenario, name) == parameters[name], name
@@ -57,7 +57,7 @@ def test_a_job_for_a_setup_outside_the_run_is_refused(tmp_path: Path) -> None:
     with pytest.raises(OptionError, match="setup 'vllm' is not one of this run's setups \\(gpt\\)"):
         job_for(run, entry, tmp_path)
     job = job_for(run, MatrixEntry(entry.notebook, "gpt"), tmp_path)
-    assert job.parameters["setup"] == "gpt" and job.replaying and job.stem == tmp_path / "gpt" / "base" / "x"
+    assert job.context.setup == "gpt" and job.replaying and job.stem == tmp_path / "gpt" / "base" / "x"
 
 
 def test_a_compare_notebook_runs_once_on_the_first_setup_others_on_each(tmp_path: Path) -> None:

@@ -23,20 +23,31 @@ def resolve(environ: dict[str, str] | None = None, recorded: tuple[str, ...] = (
 
 def test_setup_defaults_fill_what_the_user_did_not_give() -> None:
     run = resolve(setup=("gpt",))
-    params = run.parameters(run.setups[0])
+    params = run.parameters(run.setups[0])["run"]
     # The issue: gpt is OpenAI with gpt-4o; embeddings default from the registry.
     assert params["text_model"] == "gpt-4o"
     assert params["embedding_model"] == "text-embedding-3-small"
     assert params["embedding_dimension"] == 1536
     assert params["setup"] == "gpt"
-    assert params["inference_mode"] == "replay"
-    assert params["stack_config"] is None and params["judge_model"] is None and params["env"] == {}
+    assert params["mode"] == "replay" and params["replay_style"] == "fast"
+    assert params["base_url"] is None and params["judge_model"] is None and run.env == {}
+
+
+def test_kit_settings_given_with_env_go_into_the_context_not_the_kernels_environment() -> None:
+    run = resolve(setup=("gpt",), env=("KIT_REPLAY_STYLE=realtime", "KIT_COMPARE_SETUPS=local,gpt", "LOG=1",
+                                       "KIT_FINDINGS_DIR=baselines"), environ={"KIT_REPLAY_STYLE": "split"})
+    context = run.context(run.setups[0])
+    assert context.replay_style.value == "realtime"  # --env wins over the environment
+    assert context.setups == ("local", "gpt") and context.findings_dir == str(CWD / "baselines")
+    assert run.env == {"LOG": "1"}
+    with pytest.raises(OptionError, match="--env KIT_LOCAL_URL=...: not a run setting"):
+        resolve(setup=("gpt",), env=("KIT_LOCAL_URL=http://x",))
 
 
 def test_explicit_flags_always_win_over_setup_defaults() -> None:
     run = resolve(setup=("gpt",), text_model="gpt-4.1-mini", vision_model="v", embedding_model="e",
                   embedding_dimension=64, judge_model="judge")
-    params = run.parameters(run.setups[0])
+    params = run.parameters(run.setups[0])["run"]
     assert (params["text_model"], params["vision_model"], params["embedding_model"]) == ("gpt-4.1-mini", "v", "e")
     assert params["embedding_dimension"] == 64
     assert params["judge_model"] == "judge"
@@ -118,7 +129,7 @@ def test_bad_stack_configs_say_what_is_accepted(value: str, message: str) -> Non
 def test_a_managed_server_implies_its_setup_and_is_passed_as_a_url() -> None:
     run = resolve(stack_config="server:local")
     assert [s.name for s in run.setups] == ["local"]
-    assert run.parameters(run.setups[0], stack_url="http://127.0.0.1:41234/v1")["stack_config"] == "http://127.0.0.1:41234/v1"
+    assert run.parameters(run.setups[0], stack_url="http://127.0.0.1:41234/v1")["run"]["base_url"] == "http://127.0.0.1:41234/v1"
 
 
 def test_a_managed_server_serves_only_its_setup() -> None:
@@ -128,7 +139,7 @@ def test_a_managed_server_serves_only_its_setup() -> None:
 
 def test_a_url_stack_is_one_server_for_one_setup() -> None:
     run = resolve(stack_config="http://host:1/v1", setup=("vllm",))
-    assert run.parameters(run.setups[0])["stack_config"] == "http://host:1/v1"
+    assert run.parameters(run.setups[0])["run"]["base_url"] == "http://host:1/v1"
     with pytest.raises(OptionError, match="choose exactly one --setup"):
         resolve(stack_config="http://host:1/v1", setup=("vllm", "ollama"))
 
@@ -148,7 +159,7 @@ def test_replay_needs_no_key() -> None:
 def test_recording_dir_is_flag_then_environment_relative_to_cwd() -> None:
     assert resolve_recording_dir(RunOptions(recording_dir=Path("rec")), {"KIT_RECORDING_DIR": "/x"}, CWD) == CWD / "rec"
     assert resolve_recording_dir(RunOptions(), {"KIT_RECORDING_DIR": "/x"}, CWD) == Path("/x")
-    assert resolve(setup=("gpt",), recording_dir=Path("/abs/rec")).parameters(KNOWN["gpt"])["recording_dir"] == "/abs/rec"
+    assert resolve(setup=("gpt",), recording_dir=Path("/abs/rec")).parameters(KNOWN["gpt"])["run"]["recording_dir"] == "/abs/rec"
 
 
 def test_embedding_dimension_must_be_positive() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kit.runner.outcome import CellError, Status, classify, record_command
+from kit.summary import NOT_RECORDED, UNSUPPORTED, Stop
 
 WHERE = {"setup": "gpt", "suite": "responses", "name": "refusal"}
 
@@ -13,20 +14,27 @@ def test_no_error_is_a_pass() -> None:
 
 def test_a_replay_miss_in_replay_mode_is_not_recorded_with_the_command_that_records_it() -> None:
     error = CellError("ReplayMiss", "no recording for this request ...", "stream = sc.responses_stream(...)", 3)
-    status, message, cell, command = classify(error, replaying=True, **WHERE)
+    status, message, cell, command = classify(error, Stop(NOT_RECORDED, error.evalue), replaying=True, **WHERE)
     assert status is Status.NOT_RECORDED and not status.is_failure
     assert command == "kit run --setup gpt --suite responses --pattern refusal --inference-mode record-if-missing"
     assert command in message
 
 
 def test_a_replay_miss_outside_replay_mode_is_a_failure() -> None:
-    status, *_ = classify(CellError("ReplayMiss", "x"), replaying=False, **WHERE)
+    status, *_ = classify(CellError("ReplayMiss", "x"), Stop(NOT_RECORDED, "x"), replaying=False, **WHERE)
     assert status is Status.FAILED
+
+
+def test_an_error_named_like_a_stop_without_its_typed_entry_is_a_failure() -> None:
+    """The notebook's result says why it stopped; an exception's name alone says nothing."""
+    for name in ("ReplayMiss", "CapabilityMissing"):
+        status, *_ = classify(CellError(name, "a class of the notebook's own"), None, replaying=True, **WHERE)
+        assert status is Status.FAILED
 
 
 def test_a_missing_capability_is_unsupported_with_its_message() -> None:
     error = CellError("CapabilityMissing", "setup 'vllm' cannot show this scenario: it lacks vision", "sc.require('vision')", 2)
-    status, message, _, command = classify(error, replaying=True, **WHERE)
+    status, message, _, command = classify(error, Stop(UNSUPPORTED, error.evalue), replaying=True, **WHERE)
     assert status is Status.UNSUPPORTED and not status.is_failure
     assert message == "setup 'vllm' cannot show this scenario: it lacks vision" and command is None
 
