@@ -27,7 +27,7 @@ FAILING = ['streamed = ["response.created", "response.completed"]',
            'assert streamed[-1] == "response.failed", "expected the stream to end with response.failed"']
 
 UNSUPPORTED = ['import kit.notebook as nb',
-               'scenario = nb.start(run)\nscenario.require("vision")']
+               'scenario = nb.start(run)\nscenario.require("reasoning")']
 
 # A class of the notebook's own, named like the kit's: no typed entry, so a failure.
 LOOKALIKE = ['class CapabilityMissing(Exception):\n    pass',

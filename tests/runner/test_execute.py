@@ -89,7 +89,7 @@ def test_a_failing_notebook_reports_the_cell_and_the_error_in_a_few_lines(execut
 def test_a_missing_capability_is_unsupported(executed: dict[str, Outcome]) -> None:
     outcome = executed["unsupported"]
     assert outcome.status is Status.UNSUPPORTED
-    assert outcome.message.startswith("setup 'gpt' (gpt-4o) cannot show this scenario: it lacks vision")
+    assert outcome.message.startswith("setup 'gpt' (gpt-4o) cannot show this scenario: it lacks reasoning")
 
 
 def test_an_exception_only_named_like_the_kits_is_a_failure(executed: dict[str, Outcome]) -> None:
