@@ -16,7 +16,6 @@ need an index.
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
 import time
@@ -77,11 +76,11 @@ def fts_query(query: str) -> str | None:
 
 
 class VectorStores:
-    """The stores kept under `root` (default `~/.cache/responses-kit/vector_stores`, or $KIT_VECTOR_STORE_DIR)."""
+    """The stores kept under `root` (default `~/.cache/responses-kit/vector_stores`; the caller chooses another)."""
 
     def __init__(self, root: str | Path | None = None, *, embed: Embedder | None = None,
                  embedding_model: str | None = None) -> None:
-        self.root = Path(root or os.environ.get("KIT_VECTOR_STORE_DIR") or DEFAULT_DIR).expanduser()
+        self.root = Path(root or DEFAULT_DIR).expanduser()
         self.root.mkdir(parents=True, exist_ok=True)
         self.path = self.root / DB_NAME
         self.embed = embed
