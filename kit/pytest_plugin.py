@@ -156,13 +156,16 @@ class _KitState:
         """The item's outcome; starts it, and the next notebook items up to the worker count, in the background."""
         from kit.runner.matrix import JobPool
 
+        job = item.job()  # starts the managed server, if any, whose key the kernels get
         if self._pool is None:
-            self._pool = JobPool(self.workers, name="kit-notebook", base_env=os.environ)
+            from kit.setups.options import stack_environment
+
+            self._pool = JobPool(self.workers, name="kit-notebook",
+                                 base_env={**os.environ, **stack_environment(self._stack_url)})
         if self._queue is None:
             self._queue = [i for i in item.session.items if isinstance(i, NotebookItem)]
         start = next((n for n, queued in enumerate(self._queue) if queued is item), None)
         upcoming = [item] if start is None else self._queue[start:start + self.workers]
-        job = item.job()
         for queued in upcoming[1:]:
             self._pool.submit(queued.job())
         return self._pool.outcome(job)
@@ -312,9 +315,13 @@ def kit_client(kit_setup: Setup, pytestconfig: pytest.Config) -> Any:
     """A record/replay `openai.OpenAI` for this setup, in the run's mode, against the run's stack."""
     import kit
 
+    from kit.setups.options import stack_environment
+
     state = _state(pytestconfig)
-    return kit.client(kit_setup.name, state.run.mode, base_url=state.stack_url(),
-                      recording_dir=state.run.recording_dir)
+    url = state.stack_url()
+    key = stack_environment(url).get(kit_setup.key_env or "")  # a managed server's own key, else the setup's
+    return kit.client(kit_setup.name, state.run.mode, base_url=url, recording_dir=state.run.recording_dir,
+                      api_key=key, replay_style=state.run.replay_style)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

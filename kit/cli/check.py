@@ -84,7 +84,7 @@ def check(
         try:
             with server_for_setup(stack_config.split(":", 1)[1]) as server:
                 raise typer.Exit(_battery(server.base_url, model, setup, bridge, inference_mode, recording_dir,
-                                          profile.value, as_json))
+                                          profile.value, as_json, server.client_environment()))
         except LocalServerError as exc:
             typer.echo(f"kit check: {exc}", err=True)
             raise typer.Exit(EXIT_UNREADABLE)
@@ -143,7 +143,8 @@ def check(
 
 
 def _battery(url: str | None, model: str | None, setup_name: str | None, bridge: bool | None, mode: str | None,
-             recording_dir: str | None, profile: str, as_json: bool) -> int:
+             recording_dir: str | None, profile: str, as_json: bool,
+             server_environment: dict[str, str] | None = None) -> int:
     """Run the probe battery through the record/replay client; exit status as for files."""
     import os
 
@@ -166,7 +167,8 @@ def _battery(url: str | None, model: str | None, setup_name: str | None, bridge:
         mode = "live" if url else "replay"
     via = None if bridge is None else ("bridge" if bridge else "native")
     try:
-        client = kit_client(spec.name, mode, base_url=url, api_key=spec.api_key() or ("none" if url else None),
+        key = (server_environment or {}).get(spec.key_env or "") or spec.api_key()  # a managed server's own key
+        client = kit_client(spec.name, mode, base_url=url, api_key=key or ("none" if url else None),
                             recording_dir=recording_dir)
     except ValueError as exc:
         typer.echo(f"kit check: {exc}", err=True)

@@ -50,7 +50,7 @@ def run(
 
     from kit.runner.matrix import StackError, managed_stack, parse_shard, plan, resolve, shard as take_shard
     from kit.runner.report import write_report
-    from kit.setups.options import OptionError, RunOptions
+    from kit.setups.options import OptionError, RunOptions, stack_environment
     from kit.suites import SuiteError, default_notebooks_dir, discover, select
 
     console = Console(stderr=False)
@@ -81,7 +81,7 @@ def run(
         with managed_stack(resolved.stack) as stack_url:
             jobs = take_shard(plan(resolved, chosen, out, stack_url=stack_url, cell_timeout=cell_timeout,
                                    start_timeout=start_timeout), which)
-            outcomes = _run_with_progress(console, jobs, workers)
+            outcomes = _run_with_progress(console, jobs, workers, {**os.environ, **stack_environment(stack_url)})
     except (OptionError, StackError) as exc:
         typer.echo(f"kit run: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
@@ -95,7 +95,7 @@ def run(
     raise typer.Exit(EXIT_FAILED if any(o.status.is_failure for o in outcomes) else EXIT_OK)
 
 
-def _run_with_progress(console: Console, jobs: list[Job], workers: int) -> list[Outcome]:
+def _run_with_progress(console: Console, jobs: list[Job], workers: int, base_env: dict[str, str]) -> list[Outcome]:
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -108,7 +108,7 @@ def _run_with_progress(console: Console, jobs: list[Job], workers: int) -> list[
         def done(job: Job, outcome: Outcome) -> None:
             progress.update(task, advance=1, description=escape(f"{outcome.id}: {outcome.status.value}"))
 
-        return run_jobs(jobs, workers=workers, on_done=done, base_env=os.environ)  # the kernels inherit ours
+        return run_jobs(jobs, workers=workers, on_done=done, base_env=base_env)  # the kernels' environment
 
 
 def _print_summary(console: Console, outcomes: list[Outcome]) -> None:

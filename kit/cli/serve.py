@@ -16,9 +16,13 @@ import signal
 from enum import Enum
 from pathlib import Path
 from types import FrameType
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from kit.servers import ManagedServer
+    from kit.setups import Setup
 
 EXIT_OK, EXIT_SERVER_FAILED, EXIT_NOT_MANAGED = 0, 1, 2
 
@@ -46,28 +50,25 @@ def _default_port(base_url: str, host: str) -> int | None:
 
 def _takes_upstream(factory_path: str | None) -> bool:
     """Whether a managed setup's factory takes `upstream=` (a server over another one), read from its signature."""
-    import importlib
     import inspect
+
+    from kit.servers.managed import load_factory
 
     if not factory_path:
         return False
-    module_name, _, function = factory_path.partition(":")
     try:
-        factory = getattr(importlib.import_module(module_name), function)
+        factory = load_factory(factory_path)
     except (ImportError, AttributeError):
         return False
     return "upstream" in inspect.signature(factory).parameters
 
 
-def _client_exports(server: object, spec: object) -> dict[str, str]:
+def _client_exports(server: ManagedServer, spec: Setup) -> dict[str, str]:
     """The variables a client in another shell sets: the URL unless it is the setup's default, and any key the server made."""
     exports: dict[str, str] = {}
-    url_env = getattr(spec, "url_env", None)
-    if url_env and server.base_url != getattr(spec, "base_url", None):  # type: ignore[attr-defined]
-        exports[url_env] = server.base_url  # type: ignore[attr-defined]
-    client_environment = getattr(server, "client_environment", None)
-    if callable(client_environment):
-        exports.update(client_environment())
+    if spec.url_env and server.base_url != spec.base_url:
+        exports[spec.url_env] = server.base_url
+    exports.update(server.client_environment())
     return exports
 
 
@@ -111,11 +112,12 @@ def serve(
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         server.start()
-        typer.echo(f"serving {getattr(server, 'model_alias', spec.text_model)} at {server.base_url} (started in {server.start_seconds:.1f} s)")
-        if getattr(server, "engine", None) == "llama-server":
+        typer.echo(f"serving {server.model_alias or spec.text_model} at {server.base_url} "
+                   f"(started in {server.start_seconds or 0:.1f} s)")
+        if server.native_responses:
             typer.echo(f"native Responses API: {server.base_url}/responses (llama.cpp's own; the kit's checks show "
                        "where it breaks the rules)")
-        for line in getattr(server, "describe", None) or ():
+        for line in server.describe:
             typer.echo(line)
         typer.echo(f"log: {server.log_path}")
         exports = _client_exports(server, spec)

@@ -22,7 +22,7 @@ from pathlib import Path
 from kit.setups.modes import InferenceMode, recorded_setups
 from kit.runner.execute import DEFAULT_CELL_TIMEOUT, DEFAULT_START_TIMEOUT, Job, run_job
 from kit.runner.outcome import Outcome
-from kit.setups.options import OptionError, ResolvedRun, RunOptions, StackConfig, resolve_recording_dir, resolve_run
+from kit.setups.options import OptionError, ResolvedRun, RunOptions, StackConfig, StackURL, resolve_recording_dir, resolve_run
 from kit.suites import MatrixEntry, NotebookRef, matrix
 
 
@@ -160,6 +160,6 @@ def managed_stack(stack: StackConfig | None) -> Iterator[str | None]:
     except LocalServerError as exc:
         raise StackError(f"--stack-config server:{name}: {exc}") from exc
     try:
-        yield str(server.base_url)
+        yield StackURL(server.base_url, server.client_environment())  # its key goes to the kernels, not to ours
     finally:
         server.stop()

@@ -8,13 +8,7 @@
 `--stack-config server:local` use.
 """
 
-from kit.servers.local import (
-    DEFAULT_ALIAS,
-    INSTALL_HINT,
-    LLAMA_SERVER_ENV,
-    MODEL_ENV,
-    Engine,
-    LocalServer,
+from kit.servers.errors import (
     LocalServerError,
     ModelFileMissing,
     NotManaged,
@@ -22,6 +16,14 @@ from kit.servers.local import (
     ServerCrashed,
     ServerNotInstalled,
     ServerStartTimeout,
+)
+from kit.servers.local import (
+    DEFAULT_ALIAS,
+    INSTALL_HINT,
+    LLAMA_SERVER_ENV,
+    MODEL_ENV,
+    Engine,
+    LocalServer,
     default_model_path,
     start_local_server,
 )

@@ -21,9 +21,10 @@ own /v1/responses, which llama-cpp-python does not have: 404.)
 Safety: the proxy binds 127.0.0.1 only (LiteLLM's default is 0.0.0.0); each
 start gets a fresh random master key, handed to LiteLLM through its
 environment (never on a command line or in the config file) and to the kit's
-clients through the setup's `key_env` in this process's environment while the
-server runs (notebook kernels inherit it; it is never a papermill parameter,
-which would be written into executed notebooks). Recordings drop the
+clients by the caller, from `client_environment()`: `kit run` puts it in the
+kernels' environment under the setup's `key_env` (never a papermill parameter,
+which would be written into executed notebooks); this module writes no
+variable of its own process. Recordings drop the
 Authorization header; log tails in error messages have the key blanked out.
 LiteLLM's weak-key override is never set (it is removed from the proxy's
 environment if the user's shell has it).
@@ -45,15 +46,8 @@ from typing import Any, NoReturn
 
 import httpx
 
-from kit.servers.local import (
-    DEFAULT_ALIAS,
-    LocalServer,
-    LocalServerError,
-    PortBusy,
-    ServerCrashed,
-    ServerNotInstalled,
-    ServerStartTimeout,
-)
+from kit.servers.errors import LocalServerError, PortBusy, ServerCrashed, ServerNotInstalled, ServerStartTimeout
+from kit.servers.local import DEFAULT_ALIAS, LocalServer
 from kit.servers.process import (
     DEFAULT_HOST,
     ChildProcess,
@@ -200,9 +194,9 @@ class LiteLLMServer(ProcessServer):
 
     `upstream=None` starts the kit's own llama.cpp server (`LocalServer`) and
     stops it with the proxy; a URL puts the proxy in front of a server that
-    is already running (it must serve `model_alias`). While running, the
-    master key is in `os.environ[key_env]` for the kit's clients; `stop()`
-    puts back what was there.
+    is already running (it must serve `model_alias`). While running, its
+    per-run master key is `client_environment()`: the caller hands it to its
+    clients (`kit run` to the kernels' environment, `kit serve` to the terminal).
     """
 
     def __init__(self, *, model_alias: str = DEFAULT_ALIAS, host: str = DEFAULT_HOST, port: int | None = None,
@@ -226,8 +220,6 @@ class LiteLLMServer(ProcessServer):
         self.upstream_server: LocalServer | None = None
         self._key: str | None = None
         self._config_dir: Path | None = None
-        self._saved_key: str | None = None
-        self._key_set = False
 
     # -- what callers use -------------------------------------------------------------------------------------
 
@@ -273,18 +265,10 @@ class LiteLLMServer(ProcessServer):
             self.stop()
             raise
         self.start_seconds = time.monotonic() - began
-        self._saved_key, self._key_set = os.environ.get(self.key_env), True
-        os.environ[self.key_env] = self._key
         return self
 
     def stop(self) -> None:
         """Stop the proxy (its whole process group: uv and LiteLLM), then the upstream the kit started; safe twice."""
-        if self._key_set:
-            if self._saved_key is None:
-                os.environ.pop(self.key_env, None)
-            else:
-                os.environ[self.key_env] = self._saved_key
-            self._key_set = False
         child, self._child = self._child, None
         if child is not None:
             child.stop()

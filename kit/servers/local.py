@@ -30,6 +30,15 @@ from typing import Any, Literal, NoReturn
 
 import httpx
 
+from kit.servers.errors import (  # noqa: F401  (kept importable from here: kit.servers.local.LocalServerError)
+    LocalServerError,
+    ModelFileMissing,
+    NotManaged,
+    PortBusy,
+    ServerCrashed,
+    ServerNotInstalled,
+    ServerStartTimeout,
+)
 from kit.servers.process import (
     DEFAULT_HOST,
     ChildProcess,
@@ -70,42 +79,6 @@ _LLAMA_CPP_PYTHON_SETTINGS = frozenset({
     "yarn_beta_slow", "yarn_ext_factor", "yarn_orig_ctx",
 })
 _SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
-
-
-class LocalServerError(RuntimeError):
-    """The managed server could not be started; the message says what to do."""
-
-
-class ServerNotInstalled(LocalServerError):
-    pass
-
-
-class ModelFileMissing(LocalServerError):
-    pass
-
-
-class PortBusy(LocalServerError):
-    pass
-
-
-class ServerCrashed(LocalServerError):
-    pass
-
-
-class ServerStartTimeout(LocalServerError):
-    pass
-
-
-class NotManaged(LocalServerError):
-    """The kit does not start this setup's server: the user points the kit at one."""
-
-    def __init__(self, name: str, url_env: str | None, base_url: str) -> None:
-        from kit.setups.registry import load_setups
-
-        managed = ", ".join(sorted(n for n, s in load_setups().items() if s.managed)) or "none"
-        where = f"set {url_env} to its URL (default {base_url})" if url_env else f"it is expected at {base_url}"
-        super().__init__(f"the kit does not start the {name!r} server (managed setups: {managed}): "
-                         f"run it yourself and point the kit at it: {where}")
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 A setup names its managed server's factory in `Setup.server` ("module:function").
 The factory takes the Setup and keyword options, and returns a server object
-that is not started yet: `start()`, `stop()`, `wait()`, `base_url`,
-`log_path`, `start_seconds`, usable as a context manager. Start failures raise
+that is not started yet: a `ManagedServer` (every server shares
+`kit.servers.process.ProcessServer`, which gives the defaults), usable as a
+context manager. Start failures raise
 `LocalServerError` (or a subclass) with a message that says what to do.
 `kit serve`, `--stack-config server:<setup>` and `kit check --stack-config`
 all come through `server_for_setup`.
@@ -18,15 +19,30 @@ from typing import Any, Protocol
 
 
 class ManagedServer(Protocol):
-    base_url: str
-    log_path: Path | None
-    start_seconds: float
+    """Everything `kit serve`, `kit run --stack-config server:<setup>` and `kit check` read of a managed server."""
 
+    model_alias: str | None
+    log_path: Path | None
+    start_seconds: float | None
+
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def describe(self) -> list[str]: ...
+    @property
+    def native_responses(self) -> bool: ...
+    def client_environment(self) -> dict[str, str]: ...
     def start(self) -> Any: ...
     def stop(self) -> None: ...
     def wait(self, timeout: float | None = None) -> int | None: ...
     def __enter__(self) -> Any: ...
     def __exit__(self, *exc: Any) -> None: ...
+
+
+def load_factory(path: str) -> Any:
+    """The factory a setup names as "module:function" (`Setup.server`)."""
+    module_name, _, function = path.partition(":")
+    return getattr(importlib.import_module(module_name), function)
 
 
 def server_for_setup(setup_name: str, **options: Any) -> ManagedServer:
@@ -36,15 +52,14 @@ def server_for_setup(setup_name: str, **options: Any) -> ManagedServer:
     are dropped, so `kit serve` can pass its flags to any of them. Raises
     NotManaged for setups whose server the user runs.
     """
-    from kit.servers.local import NotManaged
+    from kit.servers.errors import NotManaged
     from kit.setups.registry import get_setup
 
     setup = get_setup(setup_name)
     if not setup.server:
         raise NotManaged(setup.name, setup.url_env, setup.base_url)
-    module_name, _, function = setup.server.partition(":")
     try:
-        factory = getattr(importlib.import_module(module_name), function)
+        factory = load_factory(setup.server)
     except (ImportError, AttributeError) as exc:
         raise ValueError(f"setup {setup.name!r}: its managed server {setup.server!r} cannot be loaded: {exc}") from exc
     accepted = inspect.signature(factory).parameters

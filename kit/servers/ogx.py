@@ -28,14 +28,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
-from kit.servers.local import (
-    LocalServer,
-    LocalServerError,
-    PortBusy,
-    ServerCrashed,
-    ServerStartTimeout,
-    server_environment,
-)
+from kit.servers.errors import LocalServerError, PortBusy, ServerCrashed, ServerStartTimeout
+from kit.servers.local import LocalServer, server_environment
 from kit.servers.ogx_env import OGX_VERSION, OgxEnvironment, ensure_environment
 from kit.servers.process import (
     DEFAULT_HOST,

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kit.servers.local import LocalServerError
+from kit.servers.errors import LocalServerError
 from kit.servers.process import log_tail
 
 OGX_VERSION = "1.5.0"

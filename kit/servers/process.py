@@ -269,11 +269,16 @@ def first_exit(children: Sequence[ChildProcess | None], timeout: float | None, i
 
 
 class ProcessServer:
-    """What every managed server does the same around its main ChildProcess: `with`, `running`, `pid`, its log.
+    """What every managed server does the same around its main ChildProcess: `with`, `running`, `pid`, its log,
+    and everything `kit serve` reads (`kit.servers.managed.ManagedServer`), with defaults.
 
     Subclasses set `log_path` and `_child`, and define `start()` (returning
     the server) and `stop()` (safe to call twice).
     """
+
+    model_alias: str | None = None  # the model name it serves (None: the setup's own)
+    engine: str | None = None  # which program serves (`local`: llama-cpp-python or llama-server)
+    start_seconds: float | None = None
 
     def __init__(self, *, host: str, port: int | None, log_path: str | Path | None, start_timeout: float,
                  stop_timeout: float) -> None:
@@ -318,6 +323,20 @@ class ProcessServer:
 
     def log_text(self) -> str:
         return read_log(self.log_path)
+
+    @property
+    def describe(self) -> list[str]:
+        """What `kit serve` prints about it besides its URL (none by default)."""
+        return []
+
+    @property
+    def native_responses(self) -> bool:
+        """It serves its own /v1/responses (llama.cpp's llama-server does)."""
+        return self.engine == "llama-server"
+
+    def client_environment(self) -> dict[str, str]:
+        """The variables a client sets to use it, besides its URL: a key it made for this run (none by default)."""
+        return {}
 
     def __enter__(self) -> Self:
         return self.start()

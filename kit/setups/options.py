@@ -67,6 +67,27 @@ class StackConfig:
         return self.server_setup is not None
 
 
+class StackURL(str):
+    """The base URL of the run's server, with what its clients need besides (a managed server's per-run key).
+
+    A `str`, so it goes wherever a URL does; `environment` is for the faces to
+    hand to the processes that talk to the server (the notebook kernels), never
+    to a notebook parameter.
+    """
+
+    environment: dict[str, str]
+
+    def __new__(cls, url: str, environment: Mapping[str, str] | None = None) -> StackURL:
+        made = super().__new__(cls, url)
+        made.environment = dict(environment or {})
+        return made
+
+
+def stack_environment(url: str | None) -> dict[str, str]:
+    """The variables a run's server wants its clients to have (none for a URL the user gave)."""
+    return dict(url.environment) if isinstance(url, StackURL) else {}
+
+
 @dataclass(frozen=True)
 class ResolvedRun:
     """Options after defaults: what the runner and the plugin execute."""

@@ -286,15 +286,15 @@ def test_uv_that_cannot_install_litellm_says_so(upstream: str, tmp_path: Path) -
 
 # -- a start and a stop -------------------------------------------------------------------------------------------------
 
-def test_start_hands_the_key_to_the_kits_clients_only_while_running(upstream: str, tmp_path: Path,
-                                                                      key_env_clean: None) -> None:
+def test_start_hands_the_key_to_the_caller_and_writes_no_variable_of_ours(upstream: str, tmp_path: Path,
+                                                                           key_env_clean: None) -> None:
     # The stand-in answers /v1/models only with the master key it was given, as LiteLLM does.
     uv = stand_in_uv(tmp_path, "serve(port, ['" + ALIAS + "'], key=key)\n")
     server = LiteLLMServer(upstream=upstream, uv=uv, log_path=tmp_path / "proxy.log", start_timeout=60)
     with server:
-        key = os.environ[DEFAULT_KEY_ENV]
+        key = server.client_environment()[DEFAULT_KEY_ENV]
         assert has_credential(key)
-        assert server.client_environment() == {DEFAULT_KEY_ENV: key}
+        assert DEFAULT_KEY_ENV not in os.environ  # the caller hands it on (kit run: to the kernels)
         models = httpx.get(server.base_url + "/models", headers={"Authorization": f"Bearer {key}"}, timeout=5)
         assert models.status_code == 200 and models.json()["data"][0]["id"] == ALIAS
         assert httpx.get(server.base_url + "/models", timeout=5).status_code == 401
@@ -308,12 +308,13 @@ def test_start_hands_the_key_to_the_kits_clients_only_while_running(upstream: st
     assert key not in (tmp_path / "proxy.log").read_text()
 
 
-def test_stop_puts_back_a_key_variable_the_user_had(upstream: str, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_key_variable_the_user_had_is_left_alone(upstream: str, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(DEFAULT_KEY_ENV, "users-own-value")
     uv = stand_in_uv(tmp_path, "serve(port, ['" + ALIAS + "'], key=key)\n")
-    with LiteLLMServer(upstream=upstream, uv=uv, start_timeout=60):
-        assert os.environ[DEFAULT_KEY_ENV] != "users-own-value"
+    with LiteLLMServer(upstream=upstream, uv=uv, start_timeout=60) as server:
+        assert os.environ[DEFAULT_KEY_ENV] == "users-own-value"
+        assert server.client_environment()[DEFAULT_KEY_ENV] != "users-own-value"
     assert os.environ[DEFAULT_KEY_ENV] == "users-own-value"
 
 
@@ -342,9 +343,13 @@ def test_kit_serve_tells_the_url_and_the_key_variable(upstream: str, tmp_path: P
     uv = stand_in_uv(tmp_path, "serve(port, ['" + ALIAS + "'], key=key)\n")
     with LiteLLMServer(upstream=upstream, uv=uv, start_timeout=60) as server:
         exports = _client_exports(server, get_setup("litellm"))
-        assert exports == {"LITELLM_URL": server.base_url, DEFAULT_KEY_ENV: os.environ[DEFAULT_KEY_ENV]}
+        assert exports == {"LITELLM_URL": server.base_url, **server.client_environment()}
     # the local setup on its default URL needs nothing set
-    assert _client_exports(type("S", (), {"base_url": get_setup("local").base_url})(), get_setup("local")) == {}
+    from kit.servers import LocalServer
+
+    local = LocalServer(port=int(get_setup("local").base_url.rsplit(":", 1)[1].split("/")[0]))
+    local.port = local.requested_port  # as if started there
+    assert _client_exports(local, get_setup("local")) == {}
 
 
 def test_record_with_the_managed_proxy_needs_no_key_from_the_user(tmp_path: Path) -> None:
