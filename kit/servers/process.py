@@ -272,9 +272,15 @@ class ProcessServer:
     """What every managed server does the same around its main ChildProcess: `with`, `running`, `pid`, its log,
     and everything `kit serve` reads (`kit.servers.managed.ManagedServer`), with defaults.
 
-    Subclasses set `log_path` and `_child`, and define `start()` (returning
-    the server) and `stop()` (safe to call twice).
+    `start()` is one template the servers fill in: `_prepare()` (checks and
+    set-up that start nothing: an install, a model file), then `_launch(began)`
+    (start the processes, wait until served); whatever `_launch` raises, Ctrl-C
+    too, stops what was started (`with` never reaches `__exit__` when start
+    raises). Subclasses set `log_path` and `_child`, and define `_launch` and
+    `stop()` (safe to call twice).
     """
+
+    port_busy: type[Exception] = RuntimeError  # the error a busy requested port raises (each server's own)
 
     model_alias: str | None = None  # the model name it serves (None: the setup's own)
     engine: str | None = None  # which program serves (`local`: llama-cpp-python or llama-server)
@@ -291,6 +297,27 @@ class ProcessServer:
         self._child: ChildProcess | None = None
 
     def start(self) -> Self:
+        """Start and wait until it serves; nothing when running. `start_seconds`: the launch, unless it said."""
+        if self.running:
+            return self
+        if self.requested_port is not None and not port_is_free(self.host, self.requested_port):
+            raise self.port_busy(busy_message(self.host, self.requested_port))
+        self._prepare()
+        self.start_seconds = None
+        began = time.monotonic()
+        try:
+            self._launch(began)
+        except BaseException:
+            self.stop()
+            raise
+        if self.start_seconds is None:
+            self.start_seconds = time.monotonic() - began
+        return self
+
+    def _prepare(self) -> None:
+        """What start checks or sets up before any process starts (nothing by default)."""
+
+    def _launch(self, began: float) -> None:
         raise NotImplementedError
 
     def stop(self) -> None:
