@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from collections import defaultdict
@@ -22,6 +23,11 @@ LAYERS: dict[str, int] = {
     "kit": -1,  # kit/__init__.py: __version__ and names loaded lazily by string; it imports no kit module
 }
 TOP = 7  # the faces (CLI, pytest plugin) may import each other
+# A module named in a string ("kit.servers.local:factory", a lazy name's module, `python -m kit.x`) is imported
+# by whoever loads it; it counts as an import of the module that names it. `kit` itself names its lazy
+# exports this way on purpose (they load on first use, from the caller's side): it is the one exception.
+NAMED_MODULE = re.compile(r"^(kit(?:\.[a-z_][a-z0-9_]*)+)(?::[A-Za-z_][A-Za-z0-9_]*)?$")
+LAZY_NAMES = {"kit"}
 
 
 def _package(module: str) -> str:
@@ -34,15 +40,35 @@ def _imports() -> dict[tuple[str, str], list[str]]:
     edges: dict[tuple[str, str], list[str]] = defaultdict(list)
     for path in KIT.rglob("*.py"):
         module = ".".join(path.relative_to(KIT.parent).with_suffix("").parts).removesuffix(".__init__")
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = ([node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else
-                     [a.name for a in node.names] if isinstance(node, ast.Import) else [])
-            for name in names:
-                if name == "kit" or name.startswith("kit."):
-                    source, target = _package(module), _package(name)
-                    if source != target:
-                        edges[(source, target)].append(f"{path.relative_to(KIT.parent)}:{node.lineno}")
+        for lineno, name in _imported(path.read_text(encoding="utf-8"), module):
+            if name == "kit" or name.startswith("kit."):
+                source, target = _package(module), _package(name)
+                if source != target:
+                    edges[(source, target)].append(f"{path.relative_to(KIT.parent)}:{lineno}")
     return edges
+
+
+def _imported(source: str, module: str) -> list[tuple[int, str]]:
+    """(line, module) of every import of a module's text, at any depth, and of every module it names in a string."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source)):
+        names = ([node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else
+                 [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _package(module) not in LAZY_NAMES:
+            named = NAMED_MODULE.match(node.value)
+            names = [named.group(1)] if named else []
+        found += [(node.lineno, name) for name in names]  # type: ignore[attr-defined]
+    return found
+
+
+def test_modules_named_in_strings_count_as_imports() -> None:
+    """The setups registry once named server factories as "kit.servers.x:f" from layer 1: an upward import
+    the AST walk did not see. A string naming a module is an edge like any import; `kit`'s lazy names are not."""
+    registry = 'BUILTIN = Setup(server="kit.servers.local:local_server_for")\ncommand = ["-m", "kit.servers.bridge_app"]\n'
+    assert sorted(name for _, name in _imported(registry, "kit.setups.registry")) == ["kit.servers.bridge_app",
+                                                                                      "kit.servers.local"]
+    assert _imported('NOTE = "kit: run"\nOTHER = "kit"\n', "kit.setups.registry") == []
+    assert _imported('_LAZY = {"client": "kit.recording"}\n', "kit") == []
 
 
 def test_every_kit_package_has_a_layer() -> None:

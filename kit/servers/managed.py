@@ -1,6 +1,6 @@
 """Which setups the kit starts itself, and how: a registry keyed by setup, the way papermill keys its engines.
 
-A setup names its managed server's factory in `Setup.server` ("module:function").
+A setup names its managed server in `Setup.server`: one of `BUILTIN_SERVERS`, or a factory as "module:function".
 The factory takes the Setup and keyword options, and returns a server object
 that is not started yet: a `ManagedServer` (every server shares
 `kit.servers.process.ProcessServer`, which gives the defaults), usable as a
@@ -39,9 +39,19 @@ class ManagedServer(Protocol):
     def __exit__(self, *exc: Any) -> None: ...
 
 
+# The kit's own managed servers, by the name a setup gives (`Setup.server`): the setups name them, this package
+# knows where they are (so kit.setups, below it, names no module of it).
+BUILTIN_SERVERS = {
+    "local": "kit.servers.local:local_server_for",
+    "bridge": "kit.servers.bridge:bridge_server_for",
+    "litellm": "kit.servers.litellm:litellm_server_for",
+    "ogx": "kit.servers.ogx:ogx_server_for",
+}
+
+
 def load_factory(path: str) -> Any:
-    """The factory a setup names as "module:function" (`Setup.server`)."""
-    module_name, _, function = path.partition(":")
+    """The factory a setup names (`Setup.server`): one of `BUILTIN_SERVERS`, or "module:function" of the user's."""
+    module_name, _, function = BUILTIN_SERVERS.get(path, path).partition(":")
     return getattr(importlib.import_module(module_name), function)
 
 

@@ -32,7 +32,7 @@ class Setup:
     embedding_dimension: int | None = None
     responses: ResponsesMode = "bridge"
     capabilities: frozenset[str] = field(default_factory=frozenset)
-    server: str | None = None  # "module:factory" of the server the kit starts itself (`server:<name>`, kit.servers.managed)
+    server: str | None = None  # the server the kit starts itself: a name in kit.servers.managed, or "module:function"
     think_tags: bool = False  # the model writes its reasoning inline in <think> tags
 
     def resolved_base_url(self, env: dict[str, str] | None = None) -> str:
@@ -114,7 +114,7 @@ BUILTIN_SETUPS: dict[str, Setup] = {
             text_model="smollm2-135m-instruct",
             responses="bridge",
             capabilities=frozenset({"tools", "file_search"}),
-            server="kit.servers.local:local_server_for",
+            server="local",
         ),
         Setup(
             name="bridge",
@@ -125,7 +125,7 @@ BUILTIN_SETUPS: dict[str, Setup] = {
             text_model="smollm2-135m-instruct",
             responses="native",  # the client talks to the served /v1/responses
             capabilities=frozenset({"tools", "file_search"}),  # local's model: the same measured capabilities
-            server="kit.servers.bridge:bridge_server_for",
+            server="bridge",
         ),
         Setup(
             name="litellm",
@@ -137,7 +137,7 @@ BUILTIN_SETUPS: dict[str, Setup] = {
             text_model="smollm2-135m-instruct",
             responses="native",  # LiteLLM's own /v1/responses (its translation over Chat Completions)
             capabilities=frozenset({"tools"}),
-            server="kit.servers.litellm:litellm_server_for",
+            server="litellm",
         ),
         # ogx 1.5.0 (formerly llama-stack) over the same llama.cpp server and model. Capabilities measured against
         # it (tests/live/test_ogx_live.py): a forced named tool makes a function call (auto/required do not: the
@@ -156,7 +156,7 @@ BUILTIN_SETUPS: dict[str, Setup] = {
             embedding_dimension=576,
             responses="native",
             capabilities=frozenset({"tools", "file_search", "embeddings"}),
-            server="kit.servers.ogx:ogx_server_for",
+            server="ogx",
         ),
     )
 }

@@ -144,7 +144,10 @@ def test_the_setup_is_litellms_native_responses_over_the_local_model() -> None:
     assert setup.text_model == get_setup("local").text_model
     assert (setup.url_env, setup.key_env) == ("LITELLM_URL", DEFAULT_KEY_ENV)
     assert setup.base_url.startswith("http://127.0.0.1:")
-    assert setup.managed and setup.server == "kit.servers.litellm:litellm_server_for"
+    from kit.servers.litellm import litellm_server_for
+    from kit.servers.managed import load_factory
+
+    assert setup.managed and load_factory(setup.server or "") is litellm_server_for
 
 
 def test_server_for_setup_gives_the_proxy_with_the_setups_alias_and_key_variable() -> None:
