@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,21 @@ def _stream_into_widget(scenario: Scenario, request: dict[str, Any], via: str | 
     scenario.responses_stream(request, via=via, sink=HTMLSink(lambda html: setattr(view, "value", html)))
 
 
+def playground_request(prompt: str, max_output_tokens: int, tools: Iterable[str]) -> dict[str, Any]:
+    """The Responses request the playground's form describes."""
+    req: dict[str, Any] = {"input": prompt, "temperature": 0, "max_output_tokens": max_output_tokens}
+    chosen: list[dict[str, Any]] = []
+    if "get_weather function" in tools:
+        chosen.append({"type": "function", "name": "get_weather", "description": "Get the weather for a city.",
+                       "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                                      "required": ["city"]}})
+    if "file_search" in tools:
+        chosen.append({"type": "file_search", "vector_store_ids": []})
+    if chosen:
+        req["tools"] = chosen
+    return req
+
+
 def playground(recording_dir: str | None = None) -> Any:
     """An ipywidgets form: setup, mode, model, prompt, tools; stream live; compare native and bridged side by side."""
     import ipywidgets as w
@@ -83,17 +99,7 @@ def playground(recording_dir: str | None = None) -> Any:
         model_w.placeholder = f"model (default: {chosen.text_model})"
 
     def request() -> dict[str, Any]:
-        req: dict[str, Any] = {"input": prompt_w.value, "temperature": 0, "max_output_tokens": budget_w.value}
-        tools: list[dict[str, Any]] = []
-        if "get_weather function" in tools_w.value:
-            tools.append({"type": "function", "name": "get_weather", "description": "Get the weather for a city.",
-                          "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                                         "required": ["city"]}})
-        if "file_search" in tools_w.value:
-            tools.append({"type": "file_search", "vector_store_ids": []})
-        if tools:
-            req["tools"] = tools
-        return req
+        return playground_request(prompt_w.value, budget_w.value, tools_w.value)
 
     def send(_: Any) -> None:
         left.clear_output()
