@@ -15,7 +15,7 @@ from kit.recording import session_of
 def test_client(kit_client, kit_setup, kit_parameters):
     session = session_of(kit_client)
     assert session.mode.value == "replay" and session.setup == kit_setup.name
-    assert kit_parameters["setup"] == kit_setup.name
+    assert kit_parameters["run"]["setup"] == kit_setup.name
 '''
 
 
@@ -59,7 +59,8 @@ def test_notebook_items_pass_skip_and_fail_in_a_few_lines(project: pytest.Pytest
     assert "Traceback" not in failure and "papermill" not in failure.lower() and len(failure.splitlines()) <= 8
     assert ("SKIPPED [1] notebooks/base/replay_miss.ipynb:1: not recorded for setup gpt; record with: "
             "kit run --setup gpt --suite base --pattern replay_miss --inference-mode record-if-missing") in out
-    assert "SKIPPED [1] notebooks/vision/unsupported.ipynb:1: unsupported on setup gpt: setup 'gpt' lacks vision" in out
+    assert ("SKIPPED [1] notebooks/vision/unsupported.ipynb:1: unsupported on setup gpt: setup 'gpt' (gpt-4o) "
+            "cannot show this scenario: it lacks reasoning") in out
     assert (project.path / "reports" / "pytest" / "gpt" / "responses" / "failing.ipynb").is_file()
 
 
