@@ -180,15 +180,16 @@ def judge(errors: Iterable[str], baseline: Baseline, notebook: str) -> Judgement
 
 
 def findings_dir(environ: Mapping[str, str] | None = None, start: Path | None = None) -> Path:
-    """$KIT_FINDINGS_DIR, else `findings/` of the project we are in, else the one beside the kit package."""
+    """$KIT_FINDINGS_DIR, else `findings/` of the project we are in (`kit.setups.project`, found from `start`;
+    a packaged suite's folder belongs to no project: then the working directory's)."""
+    from kit.setups.project import find_project, is_packaged
+
     environ = os.environ if environ is None else environ
     if environ.get(FINDINGS_ENV):
         return Path(environ[FINDINGS_ENV]).resolve()
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "pyproject.toml").is_file() and ((folder / "findings").is_dir() or (folder / "kit").is_dir()):
-            return folder / "findings"
-    return Path(__file__).resolve().parents[1] / "findings"
+    if start is not None and is_packaged(start):
+        start = None
+    return find_project(start, environ).findings
 
 
 def load_baseline(setup: str, directory: Path | None = None) -> Baseline:

@@ -23,6 +23,7 @@ import nbformat
 from jupyter_client.manager import AsyncKernelManager
 
 from kit.findings import FINDINGS_ENV, NOTEBOOK_ENV, findings_dir, load_baseline
+from kit.setups.project import PROJECT_ENV, find_project
 from kit.runner.outcome import CellError, Outcome, Status, classify, judge_findings, short
 from kit.summary import REPORT_ENV, read_summary
 from kit.suites import MatrixEntry
@@ -151,6 +152,7 @@ def kernel_environment(job: Job, base: Mapping[str, str]) -> dict[str, str]:
     env[REPORT_ENV] = str(job.summary_path)
     env[NOTEBOOK_ENV] = job.entry.notebook.id  # which known findings apply: parameters are the notebook's own
     env[FINDINGS_ENV] = str(findings_dir_of(job, env))
+    env.setdefault(PROJECT_ENV, str(find_project(environ=env).root))  # the run's project: its kit-setups.toml
     env["KIT_INFERENCE_MODE"] = str(job.parameters.get("inference_mode") or "replay")
     if job.parameters.get("recording_dir"):
         env["KIT_RECORDING_DIR"] = str(job.parameters["recording_dir"])
