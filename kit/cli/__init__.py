@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from kit.cli import bridge, check, recordings, run, serve, show
+from kit.cli import init, setup  # a project of your own: kit init, kit setup add
 
 app = typer.Typer(
     name="kit",
@@ -19,6 +20,8 @@ app = typer.Typer(
 )
 app.add_typer(recordings.app, name="recordings")
 for _module in (check, show, bridge, serve, run):
+    _module.register(app)
+for _module in (init, setup):
     _module.register(app)
 
 

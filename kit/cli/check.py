@@ -171,7 +171,7 @@ def _battery(url: str | None, model: str | None, setup_name: str | None, bridge:
     except ValueError as exc:
         typer.echo(f"kit check: {exc}", err=True)
         return EXIT_UNREADABLE
-    from kit.findings import FAILED, KNOWN, FindingsError, judge, load_baseline
+    from kit.findings import FAILED, FindingsError, judge, load_baseline
 
     try:  # a peer's known findings (findings/<setup>.toml) are facts about it, judged as `kit run` judges them
         baseline = load_baseline(spec.name)
@@ -186,6 +186,7 @@ def _battery(url: str | None, model: str | None, setup_name: str | None, bridge:
                               f"battery/{result.probe}")
         if as_json:
             record = result.to_dict()
+            record["verdict"] = result.verdict(judgement.status if judgement else None)
             if judgement is not None:
                 record["findings"] = {"status": judgement.status, "known": [f.rule for f in judgement.known],
                                       "new": list(judgement.new), "gone": [f.rule for f in judgement.gone]}
@@ -194,12 +195,14 @@ def _battery(url: str | None, model: str | None, setup_name: str | None, bridge:
             typer.echo(f"probe:{result.probe}: skipped: {result.skipped}")
         elif result.error:
             typer.echo(f"probe:{result.probe}: request failed: {result.error}")
+        elif result.stream is None:  # refused as unsupported: no stream to judge
+            typer.echo(f"probe:{result.probe}: unsupported: {result.unsupported}")
         else:
             assert judgement is not None and result.stream is not None
-            failing = result.problem is not None or judgement.status == FAILED
-            verdict = "FAIL" if failing else "known findings" if judgement.status == KNOWN else "ok"
-            typer.echo(f"probe:{result.probe}: {verdict}: {len(result.stream.events)} events, {result.errors} errors, "
-                       f"{result.warnings} warnings (profile {profile})")
+            typer.echo(f"probe:{result.probe}: {result.verdict(judgement.status)}: {len(result.stream.events)} events, "
+                       f"{result.errors} errors, {result.warnings} warnings (profile {profile})")
+            if result.unsupported:
+                typer.echo(f"  [unsupported] {result.unsupported}")
             if result.problem:
                 typer.echo(f"  [expectation] {result.problem}")
             for finding in judgement.known:

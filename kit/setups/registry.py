@@ -199,6 +199,13 @@ def load_setups(config: Path | None = None) -> dict[str, Setup]:
                              f"server's own /v1/responses) or \"bridge\" (the kit's bridge over its Chat Completions)")
         if "capabilities" in fields:
             fields["capabilities"] = frozenset(fields["capabilities"])
+        if name not in setups:
+            missing = [f for f in ("base_url", "text_model") if not fields.get(f)]
+            if missing:
+                raise ValueError(f"{path}: [setups.{name}] needs {' and '.join(missing)} (the server's base URL, "
+                                 f"e.g. http://127.0.0.1:8000/v1, and its model); `kit setup add {name} --url URL` "
+                                 f"probes a server and writes the table")
+            fields = {"description": name, "url_env": None, "key_env": None, **fields}  # optional in the file
         try:
             setups[name] = replace(setups[name], **fields) if name in setups else Setup(name=name, **fields)
         except TypeError as exc:
