@@ -86,6 +86,8 @@ def chosen_setups(setups: Sequence[str] | str | None, recording_dir: Path, known
         setups = [s.strip() for s in setups.split(",") if s.strip()]
     if setups is None:
         recorded = [s for s in recorded_setups(recording_dir) if s in known]
+        if first in known and first not in recorded:  # the run's own setup, unrecorded: said as "not recorded"
+            recorded.append(first)
         return sorted(recorded, key=lambda s: s != first)  # stable: the others keep their order
     unknown = [s for s in setups if s not in known]
     if unknown:
@@ -150,7 +152,7 @@ class Comparison:
                  "errors": sum(r.errors.values()), "warnings": sum(r.warnings.values()),
                  "first event (s)": r.first_event_s, "total (s)": r.total_s, "note": r.note}
                 for r in self.results]
-        return pd.DataFrame(rows).set_index(["request", "setup"])
+        return pd.DataFrame(rows).set_index(["request", "setup"]) if rows else pd.DataFrame()
 
     def events(self, request: str) -> Any:
         """Event types (rows) × setups (columns): how many of each each setup streamed."""

@@ -61,7 +61,7 @@ class Project:
         if listed is not None:
             return tuple((self.root / p).resolve() for p in listed)
         default = self.root / DEFAULT_NOTEBOOKS
-        return (default.resolve(),) if default.is_dir() else ()
+        return (default.resolve(),) if self.found and default.is_dir() else ()  # only a project's own
 
     def _listed_notebooks(self) -> list[str] | None:
         if not self.setups_file.is_file():
