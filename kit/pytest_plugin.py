@@ -131,6 +131,7 @@ class _KitState:
         self._queue: list[NotebookItem] | None = None
         self._selected: set[NotebookRef] | None = None
         self._roots: tuple[Path, ...] | None = None
+        self.added_roots: list[Path] = []  # suites added to what pytest collects (`pytest --setup NAME`)
 
     @property
     def run(self) -> ResolvedRun:
@@ -261,9 +262,40 @@ def _add_suites_to_collect(config: pytest.Config) -> None:
     if not asked or config.args_source is pytest.Config.ArgsSource.ARGS:
         return
     given = [(config.invocation_params.dir / a.split("::")[0]).resolve() for a in config.args]
-    for root in _state(config).roots:
-        if root.is_dir() and not any(root == g or root.is_relative_to(g) for g in given):
+    within = config.args_source is pytest.Config.ArgsSource.TESTPATHS  # a testpath holding them collects them
+    state = _state(config)
+    for root in state.roots:
+        if root.is_dir() and not any(root == g or within and root.is_relative_to(g) for g in given):
             config.args.append(str(root))
+            state.added_roots.append(root)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Walk down to the suites the kit added even through a folder pytest ignores (`.venv/lib/.../kit/suites`:
+    a virtualenv, or a `norecursedirs` match), and nowhere else inside that folder."""
+    state = config.stash.get(_STATE, None)
+    if state is None or not state.added_roots:
+        return None
+    path = collection_path.resolve()
+    for root in state.added_roots:
+        gate = _ignored_ancestor(root, config)
+        if gate is not None and path.is_relative_to(gate):
+            return not (root.is_relative_to(path) or path.is_relative_to(root))
+    return None
+
+
+def _ignored_ancestor(root: Path, config: pytest.Config) -> Path | None:
+    """The outermost folder above `root` that pytest would not walk into (a venv, a `norecursedirs` name)."""
+    from fnmatch import fnmatch
+
+    patterns = config.getini("norecursedirs")
+    for folder in reversed(root.parents):  # outermost first
+        if folder == folder.parent:
+            continue
+        if (folder / "pyvenv.cfg").is_file() or any(fnmatch(folder.name, p) for p in patterns):
+            return folder
+    return None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -55,7 +55,7 @@ def check(
     files: Optional[list[str]] = typer.Argument(
         None, help="Streams to check: .jsonl (one event per line), SSE text, or kit recordings (.json); '-' reads stdin."
     ),
-    profile: Profile = typer.Option(Profile.openai, "--profile", "-p", help="Which rules apply (see conformance-rules.md)."),
+    profile: Profile = typer.Option(Profile.openai, "--profile", "-p", help="Which rules apply: openai, openresponses or lenient (see docs/conformance-rules.md)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per file per line."),
     starting_after: Optional[int] = typer.Option(
         None, "--starting-after", help="Validate as a resumed stream requested with starting_after=N."
@@ -63,7 +63,8 @@ def check(
     list_rules: bool = typer.Option(False, "--list-rules", help="Print the rule catalog for --profile and exit."),
     url: Optional[str] = typer.Option(None, "--url", help="Check a live server: its base URL (e.g. http://host:8000/v1)."),
     model: Optional[str] = typer.Option(None, "--model", help="Model for --url/--setup (default: the setup's)."),
-    setup: Optional[str] = typer.Option(None, "--setup", help="Check a setup's server (its URL, key and capabilities)."),
+    setup: Optional[str] = typer.Option(None, "--setup", help="Check a setup's server (its URL, key and capabilities): "
+                                        "local, bridge, litellm, ogx, ollama, vllm, gpt, claude or one of kit-setups.toml."),
     bridge: Optional[bool] = typer.Option(None, "--bridge/--native",
                                           help="Responses through the kit's bridge over Chat Completions, or the "
                                                "server's own /v1/responses (default: the setup's choice; native for --url)."),

