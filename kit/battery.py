@@ -80,6 +80,9 @@ class ProbeResult:
     problem: str | None = None  # the expectation that failed
     error: str | None = None  # the request could not be made or was refused
     skipped: str | None = None
+    # A capability probe the server does not pass while the setup never claimed the capability (a `--url`
+    # server, `kit setup add`): what it lacks, and the evidence. Not a failure: the server says what it is.
+    unsupported: str | None = None
 
     @property
     def errors(self) -> int:
@@ -93,7 +96,20 @@ class ProbeResult:
         return {"file": f"probe:{self.probe}", "events": len(self.stream.events) if self.stream else None,
                 "errors": self.errors if not self.error else None, "warnings": self.warnings,
                 "violations": [v.to_dict() for v in self.violations], "expectation": self.problem,
-                "request_error": self.error, "skipped": self.skipped}
+                "request_error": self.error, "skipped": self.skipped, "unsupported": self.unsupported}
+
+    def verdict(self, findings_status: str | None = None) -> str:
+        """The one verdict `kit check` prints and puts in --json (so the two agree): skipped, request failed,
+        FAIL, unsupported, known findings or ok. `findings_status` is `kit.findings.judge`'s for the stream."""
+        if self.skipped:
+            return "skipped"
+        if self.error:
+            return "request failed"
+        if self.problem is not None or findings_status == "failed":
+            return "FAIL"
+        if self.unsupported:
+            return "unsupported"
+        return "known findings" if findings_status == "known findings" else "ok"
 
 
 def run_battery(client: openai.OpenAI, setup: Setup, *, model: str | None = None, via: str | None = None,
@@ -108,10 +124,15 @@ def run_battery(client: openai.OpenAI, setup: Setup, *, model: str | None = None
         if not wanted:
             yield ProbeResult(probe.name, skipped=f"setup {setup.name!r} lacks {probe.needs}")
             continue
+        claimed = probe.needs is None or setup.can(probe.needs)  # else: whether the server has it is the question
         try:
             source = responses_events(client, route, probe.request)
             events = list(source)
         except openai.APIStatusError as exc:
+            if not claimed and exc.status_code in (400, 422):  # the server refuses the feature itself
+                yield ProbeResult(probe.name, unsupported=f"{probe.needs}: the server refused the request "
+                                                          f"(HTTP {exc.status_code}: {exc.message})")
+                continue
             hint = (" (no /v1/responses on this server? try --bridge to check it through Chat Completions)"
                     if exc.status_code == 404 and route.responses == "native" else "")
             yield ProbeResult(probe.name, error=f"HTTP {exc.status_code}: {exc.message}{hint}")
@@ -122,4 +143,32 @@ def run_battery(client: openai.OpenAI, setup: Setup, *, model: str | None = None
         # a native body keeps its wire facts (the one decoder's), so the sse.* rules judge it as `kit check FILE` does
         stream = parse(events, source_name=f"probe:{probe.name}")
         stream = Stream(stream.events, stream.offsets, getattr(source, "wire", None), stream.source)
-        yield ProbeResult(probe.name, stream, validate_stream(stream, profile), probe.expect(stream))
+        problem = probe.expect(stream)
+        if problem is not None and not claimed:
+            yield ProbeResult(probe.name, stream, validate_stream(stream, profile), unsupported=f"{probe.needs}: {problem}")
+            continue
+        yield ProbeResult(probe.name, stream, validate_stream(stream, profile), problem)
+
+
+def capability_of(probe: str) -> str | None:
+    """The capability a probe asks about (None: every Responses server must pass it)."""
+    return next((p.needs for p in BATTERY if p.name == probe), None)
+
+
+def evidence(result: ProbeResult) -> str:
+    """One line of what a probe saw, for kit-setups.toml: the item or text that shows the capability, or why not."""
+    if result.error:
+        return f"probe {result.probe}: request failed: {result.error}"
+    if result.stream is None:
+        return f"probe {result.probe}: {result.unsupported or result.skipped or 'no stream'}"
+    seen = f"probe {result.probe}: {len(result.stream.events)} events"
+    if result.unsupported or result.problem:
+        return f"{seen}; {result.unsupported or result.problem}"
+    answer = accumulate(result.stream)
+    calls = [i for i in answer.output if i.get("type") == "function_call"]
+    if calls:
+        return f"{seen}; function_call {calls[0].get('name')}({calls[0].get('arguments')})"
+    if capability_of(result.probe) == "reasoning":
+        shown = answer.reasoning_text or answer.summary_text
+        return f"{seen}; reasoning {' '.join(shown.split())[:80]!r}"
+    return f"{seen}; status {answer.status}; text {' '.join(answer.text.split())[:60]!r}"

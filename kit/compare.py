@@ -82,6 +82,8 @@ def chosen_setups(setups: Sequence[str] | str | None, recording_dir: Path, known
         setups = [s.strip() for s in setups.split(",") if s.strip()]
     if setups is None:
         recorded = [s for s in recorded_setups(recording_dir) if s in known]
+        if first in known and first not in recorded:  # the run's own setup, unrecorded: said as "not recorded"
+            recorded.append(first)
         return sorted(recorded, key=lambda s: s != first)  # stable: the others keep their order
     unknown = [s for s in setups if s not in known]
     if unknown:
@@ -146,7 +148,7 @@ class Comparison:
                  "errors": sum(r.errors.values()), "warnings": sum(r.warnings.values()),
                  "first event (s)": r.first_event_s, "total (s)": r.total_s, "note": r.note}
                 for r in self.results]
-        return pd.DataFrame(rows).set_index(["request", "setup"])
+        return pd.DataFrame(rows).set_index(["request", "setup"]) if rows else pd.DataFrame()
 
     def events(self, request: str) -> Any:
         """Event types (rows) × setups (columns): how many of each each setup streamed."""
@@ -237,7 +239,7 @@ def compare(setups: Sequence[str] | str | None = None, *, run: Mapping[str, Any]
     from kit.setups.context import RunContext
 
     context = RunContext.from_parameters(run)
-    known = load_setups()
+    known = load_setups(context.setups_config())
     folder = context.recordings()
     names = chosen_setups(setups if setups is not None else (list(context.setups) or None), folder, list(known),
                           first=context.setup)
@@ -245,7 +247,8 @@ def compare(setups: Sequence[str] | str | None = None, *, run: Mapping[str, Any]
     misses: list[Exception] = []
     for name in names:
         own = context if name == context.setup else RunContext(setup=name, mode=context.mode,
-                                                               replay_style=context.replay_style)
+                                                               replay_style=context.replay_style,
+                                                               setups_file=context.setups_file)
         scenario = nb.start(replace(own, recording_dir=str(folder)))
         for request in requests:
             result = _compare_one(scenario, request, misses, ReplayMiss)

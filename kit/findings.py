@@ -177,15 +177,16 @@ def judge(errors: Iterable[str], baseline: Baseline, notebook: str) -> Judgement
 
 
 def findings_dir(given: str | Path | None = None, start: Path | None = None) -> Path:
-    """The folder given (a run's `KIT_FINDINGS_DIR`), else `findings/` of the project we are in (found from
-    `start`), else the one beside the kit package."""
+    """The folder given (a run's `KIT_FINDINGS_DIR`, resolved at the face), else `findings/` of the project we
+    are in (`kit.setups.project`, found from `start`; a packaged suite's folder belongs to no project: then the
+    working directory's)."""
+    from kit.setups.project import find_project, is_packaged
+
     if given:
         return Path(given).resolve()
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "pyproject.toml").is_file() and ((folder / "findings").is_dir() or (folder / "kit").is_dir()):
-            return folder / "findings"
-    return Path(__file__).resolve().parents[1] / "findings"
+    if start is not None and is_packaged(start):
+        start = None
+    return find_project(start).findings
 
 
 def load_baseline(setup: str, directory: Path | None = None) -> Baseline:

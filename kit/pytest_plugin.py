@@ -2,8 +2,14 @@
 
 - Options: the same as `kit run` (--suite, --setup, --inference-mode, the
   model flags, --env, --stack-config, --pattern, --recording-dir), resolved by
-  `kit.setups.options`, so both read setups and defaults the same way.
-- Items: every `notebooks/<suite>/<name>.ipynb` pytest collects becomes one
+  `kit.setups.options`, so both read setups and defaults the same way. Each
+  is also --kit-NAME, and a host project's own --setup (or any of them) wins:
+  the plugin never breaks the pytest of the project it is installed in.
+- Collection only where asked: `pytest --setup NAME` with no paths adds the
+  packaged suites and the project's own to what pytest collects.
+- Items: every `<root>/<suite>/<name>.ipynb` pytest collects, with `<root>`
+  the packaged suites (`kit/suites`) or a folder of the project's own suites
+  (`kit.setups.project`; no other notebook is touched), becomes one
   item per setup (`...ipynb::<setup>`) that runs the notebook with papermill.
   Not recorded and unsupported combinations skip with the reason (and the
   command that records them); failures report in a few lines.
@@ -22,6 +28,7 @@ to test runs that never touch a notebook.
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,34 +47,74 @@ if TYPE_CHECKING:
 _STATE = pytest.StashKey["_KitState"]()
 
 
+# The options `kit run` shares, as (plain flag, dest, addoption keywords). Each is registered as --kit-<name>
+# always, and under its plain name only when no other plugin or conftest owns that name (see below).
+_SHARED_OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("--suite", "kit_suite", dict(action="append", default=[], metavar="SUITE",
+                                  help="suite(s) to run: base, responses, vision, compare or a project's own "
+                                       "(repeat or comma-separate); default all")),
+    ("--setup", "kit_setup", dict(action="append", default=[], metavar="SETUP",
+                                  help="setup(s) to run on: local, bridge, litellm, ogx, ollama, vllm, gpt, claude "
+                                       "or one of kit-setups.toml (repeat or comma-separate); default every setup "
+                                       "with recordings")),
+    ("--inference-mode", "kit_inference_mode", dict(metavar="MODE", help="replay (default, else $KIT_INFERENCE_MODE), "
+                                                                         "record, record-if-missing or live")),
+    ("--text-model", "kit_text_model", dict(metavar="MODEL", help="overrides the setup's text model")),
+    ("--vision-model", "kit_vision_model", dict(metavar="MODEL", help="overrides the setup's vision model")),
+    ("--embedding-model", "kit_embedding_model", dict(metavar="MODEL", help="overrides the setup's embedding model")),
+    ("--embedding-dimension", "kit_embedding_dimension", dict(type=int, metavar="N",
+                                                              help="overrides the setup's embedding dimension")),
+    ("--judge-model", "kit_judge_model", dict(metavar="MODEL", help="model that judges answers")),
+    ("--env", "kit_env", dict(action="append", default=[], metavar="KEY=VALUE",
+                              help="environment for the notebooks (repeatable; never secrets)")),
+    ("--stack-config", "kit_stack_config", dict(metavar="URL|server:SETUP",
+                                                help="the server: a base URL, or server:<setup> to have the kit "
+                                                     "start it (local, bridge, litellm, ogx)")),
+    ("--pattern", "kit_pattern", dict(metavar="GLOB", help="only notebooks whose suite/name matches")),
+    ("--recording-dir", "kit_recording_dir", dict(metavar="DIR", help="recordings (default: $KIT_RECORDING_DIR, "
+                                                                      "else the project's recordings/)")),
+)
+_GROUP = "kit"
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("kit", "responses-kit notebooks (same options as `kit run`)")
-    group.addoption("--suite", action="append", dest="kit_suite", default=[], metavar="SUITE",
-                    help="suite(s) to run: base, responses, vision (repeat or comma-separate); default all")
-    group.addoption("--setup", action="append", dest="kit_setup", default=[], metavar="SETUP",
-                    help="setup(s) to run on (repeat or comma-separate); default every setup with recordings")
-    group.addoption("--inference-mode", dest="kit_inference_mode", metavar="MODE",
-                    help="replay (default, else $KIT_INFERENCE_MODE), record, record-if-missing or live")
-    group.addoption("--text-model", dest="kit_text_model", metavar="MODEL", help="overrides the setup's text model")
-    group.addoption("--vision-model", dest="kit_vision_model", metavar="MODEL", help="overrides the setup's vision model")
-    group.addoption("--embedding-model", dest="kit_embedding_model", metavar="MODEL",
-                    help="overrides the setup's embedding model")
-    group.addoption("--embedding-dimension", dest="kit_embedding_dimension", type=int, metavar="N",
-                    help="overrides the setup's embedding dimension")
-    group.addoption("--judge-model", dest="kit_judge_model", metavar="MODEL", help="model that judges answers")
-    group.addoption("--env", action="append", dest="kit_env", default=[], metavar="KEY=VALUE",
-                    help="environment for the notebooks (repeatable; never secrets)")
-    group.addoption("--stack-config", dest="kit_stack_config", metavar="URL|server:SETUP",
-                    help="the server: a base URL, or server:<setup> to have the kit start it")
-    group.addoption("--pattern", dest="kit_pattern", metavar="GLOB", help="only notebooks whose suite/name matches")
-    group.addoption("--recording-dir", dest="kit_recording_dir", metavar="DIR",
-                    help="recordings (default: $KIT_RECORDING_DIR, else the project's recordings/)")
+    group = parser.getgroup(_GROUP, "responses-kit notebooks (same options as `kit run`; each also as --kit-NAME)")
+    for flag, dest, attrs in _SHARED_OPTIONS:
+        group.addoption("--kit-" + flag[2:], dest=dest, **attrs)
     group.addoption("--kit-out", dest="kit_out", metavar="DIR",
-                    help="where executed notebooks are written (default: <rootdir>/reports/pytest)")
+                    help="where executed notebooks are written (default: the project's reports/pytest)")
     group.addoption("--kit-workers", dest="kit_workers", type=int, default=None, metavar="N",
                     help="notebooks executed at once (default: CPU count, at most 4; 1 under xdist)")
     group.addoption("--kit-cell-timeout", dest="kit_cell_timeout", type=float, default=600.0, metavar="SECONDS",
                     help="seconds a notebook cell may run (default 600)")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> Any:
+    """The plain names (--setup, --suite, ...), once the host's plugins and initial conftests have added theirs.
+
+    Entry-point plugins register their options before any conftest, and argparse refuses an option string
+    twice: registering --setup in `pytest_addoption` would crash a host project whose conftest defines it
+    (ogx's integration tests define --setup and --stack-config). So the plain names come last, only where free,
+    and the host's own options win; the kit's stay available as --kit-NAME.
+    """
+    result = yield
+    group = parser.getgroup(_GROUP)
+    for flag, dest, attrs in _SHARED_OPTIONS:
+        if flag not in _taken_option_names(parser):
+            try:
+                group.addoption(flag, dest=dest, **attrs)
+            except (ValueError, argparse.ArgumentError):  # taken after all (a registry we could not see)
+                pass
+    return result
+
+
+def _taken_option_names(parser: pytest.Parser) -> set[str]:
+    """Every option string registered so far, in any group (pytest keeps them per group, and in argparse)."""
+    names = {name for group in getattr(parser, "_groups", ()) for option in group.options for name in option.names()}
+    optparser = getattr(parser, "optparser", None)  # pytest >= 9 builds its argparse parser as options come
+    names.update(getattr(optparser, "_option_string_actions", {}))
+    return names
 
 
 class _KitState:
@@ -82,7 +129,9 @@ class _KitState:
         self._pool: JobPool | None = None
         self.known: list[Outcome] = []  # items that passed with known findings, for the terminal summary
         self._queue: list[NotebookItem] | None = None
-        self._selected: dict[Path, set[NotebookRef]] = {}
+        self._selected: set[NotebookRef] | None = None
+        self._roots: tuple[Path, ...] | None = None
+        self.added_roots: list[Path] = []  # suites added to what pytest collects (`pytest --setup NAME`)
 
     @property
     def run(self) -> ResolvedRun:
@@ -106,21 +155,41 @@ class _KitState:
                 raise pytest.UsageError(f"kit: {exc}") from None
         return self._run
 
-    def selected(self, notebooks_dir: Path) -> set[NotebookRef]:
-        """The notebooks of `notebooks_dir` that --suite and --pattern select (the same rules as `kit run`)."""
-        if notebooks_dir not in self._selected:
+    @property
+    def project(self) -> Any:
+        """The project pytest runs in (`kit.setups.project`): its recordings, findings, reports and suites."""
+        from kit.setups.project import find_project
+
+        return find_project(self.config.invocation_params.dir, os.environ)
+
+    @property
+    def roots(self) -> tuple[Path, ...]:
+        """The folders of suites the kit collects from: the packaged suites and the project's own."""
+        if self._roots is None:
+            from kit.setups.project import ProjectError, notebook_roots
+
+            try:
+                self._roots = notebook_roots(self.project)
+            except ProjectError as exc:
+                raise pytest.UsageError(f"kit: {exc}") from None
+        return self._roots
+
+    def selected(self) -> set[NotebookRef]:
+        """The notebooks that --suite and --pattern select among all the roots (the same rules as `kit run`)."""
+        if self._selected is None:
             from kit.suites import SuiteError, discover, select
 
             try:
-                self._selected[notebooks_dir] = set(select(discover(notebooks_dir), self.run.suites, self.run.pattern))
+                self._selected = set(select(discover([r for r in self.roots if r.is_dir()]), self.run.suites,
+                                            self.run.pattern))
             except SuiteError as exc:
                 raise pytest.UsageError(f"kit: {exc}") from None
-        return self._selected[notebooks_dir]
+        return self._selected
 
     @property
     def out_dir(self) -> Path:
         given = self.config.getoption("kit_out")
-        return Path(given).resolve() if given else self.config.rootpath / "reports" / "pytest"
+        return Path(given).resolve() if given else self.project.reports / "pytest"
 
     def stack_url(self) -> str | None:
         """The --stack-config URL, or the managed server's (started on first use, stopped at exit)."""
@@ -182,6 +251,54 @@ class _KitState:
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STATE] = _KitState(config)
     config.addinivalue_line("markers", "kit_notebook: a notebook × setup item collected by the kit plugin")
+    _add_suites_to_collect(config)
+
+
+def _add_suites_to_collect(config: pytest.Config) -> None:
+    """`pytest --setup NAME` (or --suite/--pattern) with no paths given: collect the suites too.
+
+    The packaged suites live in the installed package, outside the host project, so pytest would never walk
+    into them; they are added to what pytest collects only when a kit selection was asked for and the command
+    line named no paths (a `testpaths` that already holds them is left as it is).
+    """
+    asked = config.getoption("kit_setup") or config.getoption("kit_suite") or config.getoption("kit_pattern")
+    if not asked or config.args_source is pytest.Config.ArgsSource.ARGS:
+        return
+    given = [(config.invocation_params.dir / a.split("::")[0]).resolve() for a in config.args]
+    within = config.args_source is pytest.Config.ArgsSource.TESTPATHS  # a testpath holding them collects them
+    state = _state(config)
+    for root in state.roots:
+        if root.is_dir() and not any(root == g or within and root.is_relative_to(g) for g in given):
+            config.args.append(str(root))
+            state.added_roots.append(root)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Walk down to the suites the kit added even through a folder pytest ignores (`.venv/lib/.../kit/suites`:
+    a virtualenv, or a `norecursedirs` match), and nowhere else inside that folder."""
+    state = config.stash.get(_STATE, None)
+    if state is None or not state.added_roots:
+        return None
+    path = collection_path.resolve()
+    for root in state.added_roots:
+        gate = _ignored_ancestor(root, config)
+        if gate is not None and path.is_relative_to(gate):
+            return not (root.is_relative_to(path) or path.is_relative_to(root))
+    return None
+
+
+def _ignored_ancestor(root: Path, config: pytest.Config) -> Path | None:
+    """The outermost folder above `root` that pytest would not walk into (a venv, a `norecursedirs` name)."""
+    from fnmatch import fnmatch
+
+    patterns = config.getini("norecursedirs")
+    for folder in reversed(root.parents):  # outermost first
+        if folder == folder.parent:
+            continue
+        if (folder / "pyvenv.cfg").is_file() or any(fnmatch(folder.name, p) for p in patterns):
+            return folder
+    return None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -199,7 +316,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
         return None
     from kit.suites import is_matrix_notebook
 
-    if is_matrix_notebook(file_path):
+    if is_matrix_notebook(file_path, _state(parent.config).roots):  # only the kit's and the project's suites
         return NotebookFile.from_parent(parent, path=file_path)
     return None
 
@@ -212,7 +329,7 @@ class NotebookFile(pytest.File):
 
         state = _state(self.config)
         ref = NotebookRef(suite=self.path.parent.name, name=self.path.stem, path=self.path)
-        if ref not in state.selected(self.path.parent.parent):
+        if ref not in state.selected():
             return
         setups = {s.name: s for s in state.run.setups}
         for name in setups_for(ref, list(setups)):  # the same entries as `kit run`'s matrix

@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CAPTURES = ROOT / "tests" / "captures"
-PRODUCT = ("kit", "tests", "notebooks", "benchmarks", "docs", "README.md", "pyproject.toml", "environment.yml", ".ci")
+PRODUCT = ("kit", "tests", "benchmarks", "docs", "README.md", "pyproject.toml", "environment.yml", ".ci")
 
 
 def _tracked_files() -> list[Path]:

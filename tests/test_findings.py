@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from kit.findings import FAILED, KNOWN, PASSED, Baseline, FindingsError, findings_dir, judge, load_baseline
+from kit.setups.project import find_project
 
 BASELINE = '''
 [peer]
@@ -121,10 +122,12 @@ def test_broken_toml_is_refused_naming_the_file(tmp_path: Path) -> None:
 def test_the_directory_is_the_one_given_else_the_projects_findings_folder(tmp_path: Path) -> None:
     assert findings_dir(str(tmp_path)) == tmp_path.resolve()
     project = tmp_path / "project"
-    (project / "kit").mkdir(parents=True)
-    (project / "pyproject.toml").write_text("", encoding="utf-8")
     (project / "notebooks" / "responses").mkdir(parents=True)
+    (project / "kit-setups.toml").write_text("", encoding="utf-8")  # what makes a folder a project (kit init)
     assert findings_dir(None, start=project / "notebooks" / "responses") == project.resolve() / "findings"
+    # a packaged suite belongs to whichever project runs it: the working directory's, not the package's
+    packaged = Path(__file__).resolve().parents[1] / "kit" / "suites" / "responses"
+    assert findings_dir(None, start=packaged) == find_project().findings
 
 
 def test_committed_baselines_are_readable() -> None:
@@ -192,7 +195,7 @@ def test_committed_baselines_name_notebooks_and_probes_that_exist() -> None:
     from kit.suites import discover
 
     root = Path(__file__).resolve().parents[1]
-    places = {ref.id for ref in discover(root / "notebooks")} | {f"battery/{p.name}" for p in BATTERY}
+    places = {ref.id for ref in discover(root / "kit" / "suites")} | {f"battery/{p.name}" for p in BATTERY}
     for path in sorted((root / "findings").glob("*.toml")):
         baseline = load_baseline(path.stem, root / "findings")
         strays = sorted({f.notebook for f in baseline.findings} - places)

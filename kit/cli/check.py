@@ -55,7 +55,7 @@ def check(
     files: Optional[list[str]] = typer.Argument(
         None, help="Streams to check: .jsonl (one event per line), SSE text, or kit recordings (.json); '-' reads stdin."
     ),
-    profile: Profile = typer.Option(Profile.openai, "--profile", "-p", help="Which rules apply (see conformance-rules.md)."),
+    profile: Profile = typer.Option(Profile.openai, "--profile", "-p", help="Which rules apply: openai, openresponses or lenient (see docs/conformance-rules.md)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per file per line."),
     starting_after: Optional[int] = typer.Option(
         None, "--starting-after", help="Validate as a resumed stream requested with starting_after=N."
@@ -63,7 +63,8 @@ def check(
     list_rules: bool = typer.Option(False, "--list-rules", help="Print the rule catalog for --profile and exit."),
     url: Optional[str] = typer.Option(None, "--url", help="Check a live server: its base URL (e.g. http://host:8000/v1)."),
     model: Optional[str] = typer.Option(None, "--model", help="Model for --url/--setup (default: the setup's)."),
-    setup: Optional[str] = typer.Option(None, "--setup", help="Check a setup's server (its URL, key and capabilities)."),
+    setup: Optional[str] = typer.Option(None, "--setup", help="Check a setup's server (its URL, key and capabilities): "
+                                        "local, bridge, litellm, ogx, ollama, vllm, gpt, claude or one of kit-setups.toml."),
     bridge: Optional[bool] = typer.Option(None, "--bridge/--native",
                                           help="Responses through the kit's bridge over Chat Completions, or the "
                                                "server's own /v1/responses (default: the setup's choice; native for --url)."),
@@ -173,7 +174,7 @@ def _battery(url: str | None, model: str | None, setup_name: str | None, bridge:
     except ValueError as exc:
         typer.echo(f"kit check: {exc}", err=True)
         return EXIT_UNREADABLE
-    from kit.findings import FAILED, KNOWN, FindingsError, findings_dir, judge, load_baseline
+    from kit.findings import FAILED, FindingsError, findings_dir, judge, load_baseline
     from kit.setups.options import FINDINGS_ENV
 
     try:  # a peer's known findings (findings/<setup>.toml) are facts about it, judged as `kit run` judges them
@@ -189,6 +190,7 @@ def _battery(url: str | None, model: str | None, setup_name: str | None, bridge:
                               f"battery/{result.probe}")
         if as_json:
             record = result.to_dict()
+            record["verdict"] = result.verdict(judgement.status if judgement else None)
             if judgement is not None:
                 record["findings"] = {"status": judgement.status, "known": [f.rule for f in judgement.known],
                                       "new": list(judgement.new), "gone": [f.rule for f in judgement.gone]}
@@ -197,12 +199,14 @@ def _battery(url: str | None, model: str | None, setup_name: str | None, bridge:
             typer.echo(f"probe:{result.probe}: skipped: {result.skipped}")
         elif result.error:
             typer.echo(f"probe:{result.probe}: request failed: {result.error}")
+        elif result.stream is None:  # refused as unsupported: no stream to judge
+            typer.echo(f"probe:{result.probe}: unsupported: {result.unsupported}")
         else:
             assert judgement is not None and result.stream is not None
-            failing = result.problem is not None or judgement.status == FAILED
-            verdict = "FAIL" if failing else "known findings" if judgement.status == KNOWN else "ok"
-            typer.echo(f"probe:{result.probe}: {verdict}: {len(result.stream.events)} events, {result.errors} errors, "
-                       f"{result.warnings} warnings (profile {profile})")
+            typer.echo(f"probe:{result.probe}: {result.verdict(judgement.status)}: {len(result.stream.events)} events, "
+                       f"{result.errors} errors, {result.warnings} warnings (profile {profile})")
+            if result.unsupported:
+                typer.echo(f"  [unsupported] {result.unsupported}")
             if result.problem:
                 typer.echo(f"  [expectation] {result.problem}")
             for finding in judgement.known:

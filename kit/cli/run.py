@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from kit.setups.registry import BUILTIN_SETUPS
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -22,11 +24,12 @@ if TYPE_CHECKING:
     from kit.runner.outcome import Outcome
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-_HELP_SETUP = "Setup(s) to run on (repeat or comma-separate). Default: every setup with recordings."
+_HELP_SETUP = (f"Setup(s) to run on: {', '.join(BUILTIN_SETUPS)} or one of the project's kit-setups.toml (repeat "
+               f"or comma-separate). Default: every setup with recordings.")
 
 
 def run(
-    suite: Optional[list[str]] = typer.Option(None, "--suite", help="Suite(s): base, responses, vision, compare (repeat or comma-separate). Default: all."),
+    suite: Optional[list[str]] = typer.Option(None, "--suite", help="Suite(s): base, responses, vision, compare, or a project's own (repeat or comma-separate). Default: all."),
     setup: Optional[list[str]] = typer.Option(None, "--setup", help=_HELP_SETUP),
     inference_mode: Optional[str] = typer.Option(None, "--inference-mode", help="replay (default, else $KIT_INFERENCE_MODE), record, record-if-missing or live."),
     text_model: Optional[str] = typer.Option(None, "--text-model", help="Overrides the setup's text model."),
@@ -38,10 +41,10 @@ def run(
     stack_config: Optional[str] = typer.Option(None, "--stack-config", help="The server: a base URL, or server:<setup> to have the kit start it."),
     pattern: Optional[str] = typer.Option(None, "--pattern", help="Only notebooks whose suite/name matches (glob, or substring)."),
     recording_dir: Optional[Path] = typer.Option(None, "--recording-dir", help="Recordings (default: $KIT_RECORDING_DIR, else the project's recordings/)."),
-    notebooks: Optional[Path] = typer.Option(None, "--notebooks", help="The notebooks folder (default: the project's notebooks/)."),
+    notebooks: Optional[Path] = typer.Option(None, "--notebooks", help="A folder of <suite>/<name>.ipynb to run instead of the packaged suites and the project's own."),
     workers: int = typer.Option(2, "--workers", "-n", min=1, help="Notebooks executed at once."),
     shard: Optional[str] = typer.Option(None, "--shard", help="I/N: run the I-th of N equal slices of the matrix (1-based)."),
-    out: Path = typer.Option(Path("reports"), "--out", help="Report folder: index.html, a page and the executed .ipynb per notebook."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Report folder: index.html, a page and the executed .ipynb per notebook (default: the project's reports/)."),
     cell_timeout: float = typer.Option(600.0, "--cell-timeout", help="Seconds a cell may run."),
     start_timeout: float = typer.Option(60.0, "--start-timeout", help="Seconds a kernel may take to start."),
 ) -> None:
@@ -51,7 +54,8 @@ def run(
     from kit.runner.matrix import StackError, managed_stack, parse_shard, plan, resolve, shard as take_shard
     from kit.runner.report import write_report
     from kit.setups.options import OptionError, RunOptions, stack_environment
-    from kit.suites import SuiteError, default_notebooks_dir, discover, select
+    from kit.setups.project import ProjectError, find_project
+    from kit.suites import SuiteError, default_notebooks_dir, discover, notebook_roots, select
 
     console = Console(stderr=False)
     options = RunOptions(
@@ -63,9 +67,11 @@ def run(
     cwd = Path.cwd()
     try:
         resolved = resolve(options, environ=os.environ, cwd=cwd)
-        chosen = select(discover((notebooks or default_notebooks_dir(cwd)).resolve()), resolved.suites, resolved.pattern)
+        roots = [notebooks.resolve()] if notebooks else [r for r in notebook_roots(cwd) if r.is_dir()]
+        chosen = select(discover(roots), resolved.suites, resolved.pattern)
         which = parse_shard(shard)
-    except (OptionError, SuiteError, ValueError) as exc:
+        out = (out or find_project(cwd, os.environ).reports).resolve()
+    except (OptionError, SuiteError, ProjectError, ValueError) as exc:
         typer.echo(f"kit run: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     if not resolved.setups:
@@ -73,10 +79,9 @@ def run(
                    f"--setup, or record: kit run --setup SETUP --inference-mode record-if-missing", err=True)
         raise typer.Exit(EXIT_OK)
     if not chosen:
-        typer.echo("kit run: no notebooks found (notebooks/<suite>/<name>.ipynb)", err=True)
+        typer.echo("kit run: no notebooks found (<folder>/<suite>/<name>.ipynb)", err=True)
         raise typer.Exit(EXIT_OK)
 
-    out = out.resolve()
     try:
         with managed_stack(resolved.stack) as stack_url:
             jobs = take_shard(plan(resolved, chosen, out, stack_url=stack_url, cell_timeout=cell_timeout,
@@ -154,9 +159,9 @@ def _print_summary(console: Console, outcomes: list[Outcome]) -> None:
 
 def lab(
     ctx: typer.Context,
-    notebooks: Optional[Path] = typer.Option(None, "--notebooks", help="The notebooks folder (default: the project's notebooks/)."),
+    notebooks: Optional[Path] = typer.Option(None, "--notebooks", help="The folder to open (default: the packaged suites, kit/suites)."),
 ) -> None:
-    """Open JupyterLab on notebooks/ with the kit's interpreter as the python3 kernel (extra args go to jupyter lab)."""
+    """Open JupyterLab on the suites with the kit's interpreter as the python3 kernel (extra args go to jupyter lab)."""
     from kit.suites import default_notebooks_dir
 
     folder = (notebooks or default_notebooks_dir()).resolve()

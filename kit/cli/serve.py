@@ -20,11 +20,14 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from kit.setups.registry import BUILTIN_SETUPS
+
 if TYPE_CHECKING:
     from kit.servers import ManagedServer
     from kit.setups import Setup
 
 EXIT_OK, EXIT_SERVER_FAILED, EXIT_NOT_MANAGED = 0, 1, 2
+MANAGED = tuple(name for name, s in BUILTIN_SETUPS.items() if s.managed)  # for the help
 
 
 class Engine(str, Enum):
@@ -73,9 +76,11 @@ def _client_exports(server: ManagedServer, spec: Setup) -> dict[str, str]:
 
 
 def serve(
-    setup: str = typer.Argument(..., help="The setup whose server to start (a managed one: see `kit serve --help`)."),
-    port: Optional[int] = typer.Option(None, "--port", help="Listen on this port (default: the setup's own port "
-                                                            "when free, else any free one)."),
+    setup: str = typer.Argument(..., help=f"The setup whose server to start: {', '.join(MANAGED)} (or a managed "
+                                          f"setup of kit-setups.toml); for any other, it says how to point the kit "
+                                          f"at the server you run."),
+    port: Optional[int] = typer.Option(None, "--port", help="Listen on this port; 0: any free one (default: the "
+                                                            "setup's own port when free, else any free one)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Listen address (loopback by default)."),
     model: Optional[Path] = typer.Option(None, "--model", help="A .gguf to serve instead of the packaged SmolLM2 "
                                                                "(also $KIT_LOCAL_MODEL)."),
@@ -101,7 +106,7 @@ def serve(
         if upstream is not None and not _takes_upstream(spec.server):
             raise ValueError(f"--upstream is for setups that serve over another server (such as `bridge`); "
                              f"setup {setup!r} does not take it")
-        port = port if port is not None else _default_port(spec.base_url, host)
+        port = None if port == 0 else port if port is not None else _default_port(spec.base_url, host)  # 0: any free
         server = server_for_setup(setup, port=port, host=host, model=model, log_path=log,
                                   start_timeout=start_timeout, n_threads=threads, embeddings=embeddings,
                                   engine=engine.value, upstream=upstream)

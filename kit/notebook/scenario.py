@@ -266,7 +266,7 @@ def start(run: Mapping[str, Any] | RunContext | str | None = None, **overrides: 
     if isinstance(run, str):
         run, overrides = None, {"setup": run, **overrides}
     context = RunContext.from_parameters(run, **overrides)
-    spec = get_setup(context.setup)
+    spec = get_setup(context.setup, context.setups_config())
     from kit.setups.options import setup_models
 
     models = setup_models(spec, text_model=context.text_model, vision_model=context.vision_model,

@@ -72,10 +72,13 @@ def plan(run: ResolvedRun, notebooks: Sequence[NotebookRef], out_dir: Path, *, s
 
 def resolve(options: RunOptions, *, environ: Mapping[str, str], cwd: Path) -> ResolvedRun:
     """Options -> a run: the known setups, and those with recordings as the default choice. Raises OptionError."""
+    from kit.setups.project import setups_file
     from kit.setups.registry import load_setups
 
     recorded = recorded_setups(resolve_recording_dir(options, environ, cwd))
-    return resolve_run(options, known=load_setups(), recorded=recorded, environ=environ, cwd=cwd)
+    config = setups_file(environ, cwd)
+    return resolve_run(options, known=load_setups(config), recorded=recorded, environ=environ, cwd=cwd,
+                       setups_file=config.resolve())
 
 
 class JobPool:

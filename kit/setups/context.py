@@ -55,6 +55,7 @@ class RunContext:
     findings_dir: str | None = None  # where the runner reads the baselines (the notebook does not)
     findings: tuple[KnownFinding, ...] = ()
     setups: tuple[str, ...] = ()  # the setups a cross-setup notebook compares (empty: every recorded one)
+    setups_file: str | None = None  # the kit-setups.toml the run read (its project's, or $KIT_SETUPS_FILE)
 
     def __post_init__(self) -> None:
         for name, kind in (("mode", InferenceMode), ("replay_style", ReplayStyle)):
@@ -72,6 +73,10 @@ class RunContext:
         object.__setattr__(self, "findings", tuple(f if isinstance(f, KnownFinding) else KnownFinding(**f)
                                                    for f in self.findings))
         object.__setattr__(self, "setups", tuple(self.setups))
+
+    def setups_config(self) -> Path | None:
+        """The setups file to read the setup from: the run's own, so a packaged notebook knows a project's setups."""
+        return Path(self.setups_file) if self.setups_file else None
 
     def recordings(self, cwd: Path | None = None) -> Path:
         """The recording folder: the one given, else the project's `recordings/` found from `cwd`."""

@@ -73,16 +73,14 @@ def resolve_recording_dir(explicit: str | Path | None = None, flag: str | Path |
         if value:
             path = Path(value)
             return cwd / path if cwd is not None and not path.is_absolute() else path
-    return default_recording_dir(cwd)
+    return default_recording_dir(cwd, environ)
 
 
-def default_recording_dir(start: Path | None = None) -> Path:
-    """`recordings/` of the project we are in, so a notebook in a subfolder finds it."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "recordings").is_dir() and (folder / "pyproject.toml").is_file():
-            return folder / "recordings"
-    return here / "recordings"
+def default_recording_dir(start: Path | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """`recordings/` of the project we are in (`kit.setups.project`), so a notebook in a subfolder finds it."""
+    from kit.setups.project import find_project
+
+    return find_project(start, environ).recordings
 
 
 def recorded_setups(recording_dir: Path) -> list[str]:

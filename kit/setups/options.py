@@ -103,6 +103,7 @@ class ResolvedRun:
     replay_style: ReplayStyle = ReplayStyle.FAST
     findings_dir: Path | None = None  # None: the project's findings/, found from the notebooks' folder
     compare_setups: tuple[str, ...] = ()
+    setups_file: Path | None = None  # the kit-setups.toml the known setups were read from
 
     def context(self, setup: Setup, stack_url: str | None = None) -> RunContext:
         """The run context of one setup: flags win, the setup's defaults fill the rest.
@@ -117,7 +118,7 @@ class ResolvedRun:
         return RunContext(setup=setup.name, mode=self.mode, recording_dir=str(self.recording_dir), **models,
                           judge_model=o.judge_model, base_url=stack, replay_style=self.replay_style,
                           findings_dir=str(self.findings_dir) if self.findings_dir else None,
-                          setups=self.compare_setups)
+                          setups=self.compare_setups, setups_file=str(self.setups_file) if self.setups_file else None)
 
     def parameters(self, setup: Setup, stack_url: str | None = None) -> dict[str, Any]:
         """The notebook parameters for one setup: its run context, as the one parameter `run`."""
@@ -221,7 +222,7 @@ def resolve_recording_dir(options: RunOptions, environ: Mapping[str, str], cwd: 
 
 
 def resolve_run(options: RunOptions, *, known: Mapping[str, Setup], recorded: Collection[str],
-                environ: Mapping[str, str], cwd: Path) -> ResolvedRun:
+                environ: Mapping[str, str], cwd: Path, setups_file: Path | None = None) -> ResolvedRun:
     """Apply defaults and check the options hang together; raises OptionError."""
     stack = parse_stack_config(options.stack_config, known)
     setups = select_setups(split_names(options.setup), stack, known, recorded)
@@ -249,11 +250,14 @@ def resolve_run(options: RunOptions, *, known: Mapping[str, Setup], recorded: Co
     except ValueError as exc:
         raise OptionError(str(exc)) from None
     findings = settings.get(FINDINGS_ENV)
+    from kit.setups.project import find_project
+
     return ResolvedRun(
         setups=setups, mode=mode, recording_dir=resolve_recording_dir(options, settings, cwd), env=env, stack=stack,
         suites=split_names(options.suite), pattern=options.pattern or None, options=options, replay_style=style,
-        findings_dir=(cwd / findings).resolve() if findings else None,
+        findings_dir=(cwd / findings).resolve() if findings else find_project(cwd, settings).findings,
         compare_setups=split_names(settings.get(COMPARE_ENV) or None),
+        setups_file=setups_file if setups_file is not None and setups_file.is_file() else None,
     )
 
 

@@ -17,6 +17,7 @@ from typing import Literal
 # mangles them: seen with SmolLM2, which wrote `<|file-704c...>` for `<|file-704c...|>`).
 Capability = Literal["reasoning", "refusal", "vision", "tools", "file_search", "citations", "embeddings"]
 ResponsesMode = Literal["native", "bridge"]
+CAPABILITIES: tuple[str, ...] = Capability.__args__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -170,12 +171,16 @@ class UnknownSetup(KeyError):
 def load_setups(config: Path | None = None) -> dict[str, Setup]:
     """Built-in setups, overridden or extended by a TOML file.
 
-    The file is `$KIT_SETUPS_FILE`, else `kit-setups.toml` in the working
-    directory, when present. Each `[setups.NAME]` table gives Setup fields; a
-    NAME that is built in only replaces the fields it names.
+    The file is `$KIT_SETUPS_FILE`, else the project's `kit-setups.toml`
+    (`kit.setups.project`), when present. Each `[setups.NAME]` table gives
+    Setup fields; a NAME that is built in only replaces the fields it names.
+    An `evidence` table (what `kit setup add` saw for each capability) is kept
+    in the file for people and takes no part here.
     """
+    from kit.setups.project import setups_file
+
     setups = dict(BUILTIN_SETUPS)
-    path = config or Path(os.environ.get("KIT_SETUPS_FILE", "kit-setups.toml"))
+    path = config or setups_file(os.environ)
     if not path.is_file():
         return setups
     try:
@@ -184,8 +189,23 @@ def load_setups(config: Path | None = None) -> dict[str, Setup]:
         raise ValueError(f"{path}: cannot read setups file: {exc}") from exc
     for name, fields in data.get("setups", {}).items():
         fields = dict(fields)
+        fields.pop("evidence", None)
+        unknown = sorted(set(fields.get("capabilities", ())) - set(CAPABILITIES))
+        if unknown:
+            raise ValueError(f"{path}: [setups.{name}]: unknown capabilities {', '.join(map(str, unknown))}; "
+                             f"the capabilities are {', '.join(CAPABILITIES)}")
+        if fields.get("responses", "native") not in ("native", "bridge"):
+            raise ValueError(f"{path}: [setups.{name}]: responses = {fields['responses']!r}; choose \"native\" (the "
+                             f"server's own /v1/responses) or \"bridge\" (the kit's bridge over its Chat Completions)")
         if "capabilities" in fields:
             fields["capabilities"] = frozenset(fields["capabilities"])
+        if name not in setups:
+            missing = [f for f in ("base_url", "text_model") if not fields.get(f)]
+            if missing:
+                raise ValueError(f"{path}: [setups.{name}] needs {' and '.join(missing)} (the server's base URL, "
+                                 f"e.g. http://127.0.0.1:8000/v1, and its model); `kit setup add {name} --url URL` "
+                                 f"probes a server and writes the table")
+            fields = {"description": name, "url_env": None, "key_env": None, **fields}  # optional in the file
         try:
             setups[name] = replace(setups[name], **fields) if name in setups else Setup(name=name, **fields)
         except TypeError as exc:

@@ -54,8 +54,8 @@ class LabServer:
         return f"{self.base_url}/{path.lstrip('/')}?token={self.token}"
 
     def start(self) -> "LabServer":
-        shutil.copytree(PROJECT / "notebooks", self.notebooks,
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        shutil.copytree(PROJECT / "kit" / "suites", self.notebooks,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "*.py", "__pycache__"))
         state = self.workdir / "jupyter"
         env = dict(os.environ)
         env.update({

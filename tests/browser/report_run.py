@@ -2,7 +2,7 @@
 
 The local model cannot reason or cite, so two real captures from
 tests/captures (a reasoning summary beside an answer; a file citation) are run
-through `notebooks/inspect_capture.ipynb` with papermill and rendered by the
+through `kit/suites/inspect_capture.ipynb` with papermill and rendered by the
 report's own page writer, next to the matrix pages.
 """
 
@@ -72,7 +72,7 @@ def inspect_capture_page(capture: Path, folder: Path, index: Path) -> Path:
     )
     folder.mkdir(parents=True, exist_ok=True)
     executed, page = folder / f"{capture.stem}.ipynb", folder / f"{capture.stem}.html"
-    argv = [sys.executable, "-c", code, str(PROJECT / "notebooks" / "inspect_capture.ipynb"), str(capture),
+    argv = [sys.executable, "-c", code, str(PROJECT / "kit" / "suites" / "inspect_capture.ipynb"), str(capture),
             str(executed), str(page), str(index)]
     done = subprocess.run(argv, cwd=PROJECT, env=project_env(), capture_output=True, text=True, timeout=300,
                           stdin=subprocess.DEVNULL)

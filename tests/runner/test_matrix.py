@@ -37,9 +37,10 @@ def test_discover_finds_suite_notebooks_only(notebooks: Path) -> None:
 
 
 def test_is_matrix_notebook_by_place(notebooks: Path) -> None:
-    assert is_matrix_notebook(notebooks / "base" / "chat_stream.ipynb")
-    assert not is_matrix_notebook(notebooks / "explore.ipynb")
-    assert not is_matrix_notebook(notebooks / "base" / ".ipynb_checkpoints" / "chat_stream-checkpoint.ipynb")
+    assert is_matrix_notebook(notebooks / "base" / "chat_stream.ipynb", notebooks)
+    assert not is_matrix_notebook(notebooks / "explore.ipynb", notebooks)
+    assert not is_matrix_notebook(notebooks / "base" / ".ipynb_checkpoints" / "chat_stream-checkpoint.ipynb", notebooks)
+    assert not is_matrix_notebook(notebooks / "base" / "chat_stream.ipynb", [notebooks.parent / "elsewhere"])
 
 
 def test_discover_without_a_folder_says_what_to_do(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from kit.runner.execute import declared_parameters
 from kit.setups.options import NOTEBOOK_PARAMETERS
 from kit.suites import discover
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "kit" / "suites"  # the packaged suites
 ALL = sorted(p for p in NOTEBOOKS.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts) if NOTEBOOKS.is_dir() else []
 MATRIX = discover(NOTEBOOKS) if NOTEBOOKS.is_dir() else []
 

@@ -1,7 +1,10 @@
-"""Suites: a suite is the set of notebooks in `notebooks/<suite>/`.
+"""Suites: a suite is a folder of notebooks, `<root>/<suite>/<name>.ipynb`.
 
-The folder is the definition, so adding a scenario is adding a notebook.
-`discover` reads the disk; `select` and `matrix` are pure.
+The folder is the definition, so adding a scenario is adding a notebook. The
+kit's suites ship in this package (`kit/suites/<suite>/`); a project adds its
+own beside them (`notebooks/<suite>/` of the project, or the folders its
+kit-setups.toml lists: `kit.setups.project`). `discover` reads the disk;
+`select` and `matrix` are pure.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ CROSS_SETUP_SUITES = ("compare",)
 
 @dataclass(frozen=True, order=True)
 class NotebookRef:
-    """One matrix notebook: `notebooks/<suite>/<name>.ipynb`."""
+    """One matrix notebook: `<root>/<suite>/<name>.ipynb`."""
 
     suite: str
     name: str
@@ -45,30 +48,44 @@ class SuiteError(ValueError):
 
 
 def default_notebooks_dir(start: Path | None = None) -> Path:
-    """`notebooks/` of the project we are in (walking up from `start`), else the one beside the kit package."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "notebooks").is_dir() and (folder / "pyproject.toml").is_file():
-            return folder / "notebooks"
-    return Path(__file__).resolve().parents[1] / "notebooks"
+    """The packaged suites (`kit/suites`): what `kit lab` opens when no folder is given."""
+    from kit.setups.project import packaged_suites_dir
+
+    return packaged_suites_dir()
 
 
-def is_matrix_notebook(path: Path, notebooks_dir: Path | None = None) -> bool:
-    """True for `<notebooks>/<suite>/<name>.ipynb` (not explore/inspect at the top, not checkpoints)."""
+def notebook_roots(start: Path | None = None) -> tuple[Path, ...]:
+    """The folders of suites a run from `start` sees: the packaged suites, then the project's own."""
+    from kit.setups.project import find_project, notebook_roots as roots_of
+
+    return roots_of(find_project(start))
+
+
+def is_matrix_notebook(path: Path, notebooks_dir: Path | Iterable[Path] | None = None) -> bool:
+    """True for `<root>/<suite>/<name>.ipynb` with `<root>` one of the given folders (default: the roots of the
+    project around `path`); not explore/inspect at the top, not checkpoints."""
     if path.suffix != ".ipynb" or path.parent.name.startswith("."):
         return False
-    root = path.parent.parent
-    return root.resolve() == notebooks_dir.resolve() if notebooks_dir is not None else root.name == "notebooks"
+    if notebooks_dir is None:
+        notebooks_dir = notebook_roots(path.parent)
+    roots = [notebooks_dir] if isinstance(notebooks_dir, Path) else list(notebooks_dir)
+    root = path.parent.parent.resolve()
+    return any(root == r.resolve() for r in roots)
 
 
-def discover(notebooks_dir: Path) -> list[NotebookRef]:
-    """Every matrix notebook under `notebooks_dir`, sorted by suite then name."""
-    if not notebooks_dir.is_dir():
-        raise SuiteError(f"{notebooks_dir}: no notebooks folder here; run from the project or pass --notebooks DIR")
-    return sorted(
-        NotebookRef(suite=path.parent.name, name=path.stem, path=path)
-        for path in notebooks_dir.glob("*/*.ipynb") if is_matrix_notebook(path, notebooks_dir)
-    )
+def discover(notebooks_dir: Path | Iterable[Path]) -> list[NotebookRef]:
+    """Every matrix notebook under the folder(s), sorted by suite then name; a later folder's `suite/name`
+    replaces an earlier one's (a project may override a packaged notebook)."""
+    roots = [notebooks_dir] if isinstance(notebooks_dir, Path) else list(notebooks_dir)
+    found: dict[str, NotebookRef] = {}
+    for root in roots:
+        if not root.is_dir():
+            raise SuiteError(f"{root}: no notebooks folder here; create it or pass --notebooks DIR")
+        for path in root.glob("*/*.ipynb"):
+            if is_matrix_notebook(path, root):
+                ref = NotebookRef(suite=path.parent.name, name=path.stem, path=path)
+                found[ref.id] = ref
+    return sorted(found.values())
 
 
 def matches(ref: NotebookRef, pattern: str | None) -> bool:

@@ -1,0 +1,186 @@
+"""The kit as a new user gets it: a built wheel, installed (not editable) into a fresh venv in an empty folder.
+
+There, with nothing of the kit's source beside it: `kit init`, the kit's served bridge (`kit serve bridge`,
+which starts the kit's llama.cpp server) added as "my-server" with `kit setup add`, the packaged suites
+recorded against it, the server stopped, the suites replayed (`kit run`) and run by pytest
+(`pytest --setup my-server`). Everything passes or is reported unsupported (the capabilities the probe did
+not find), and nothing is written outside the folder: HOME, the XDG folders and TMPDIR point into it, the
+kit's source tree is left as it was, and the folder holds only what the steps are expected to write.
+
+For speed the venv sees the already installed dependencies (--system-site-packages); the kit itself is the
+wheel's, installed into the venv, and the test checks `import kit` resolves there.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NAME = "my-server"
+
+pytestmark = pytest.mark.live
+
+
+def _snapshot(*folders: Path) -> dict[str, tuple[int, int]]:
+    """Every file under the folders: (size, mtime) by path."""
+    seen: dict[str, tuple[int, int]] = {}
+    for folder in folders:
+        for path in folder.rglob("*") if folder.is_dir() else ([folder] if folder.is_file() else []):
+            if path.is_file():
+                stat = path.stat()
+                seen[str(path)] = (stat.st_size, stat.st_mtime_ns)
+    return seen
+
+
+def _build_wheel(tmp: Path) -> Path:
+    """A wheel built from a copy of the sources (setuptools writes build/ and egg-info beside what it builds)."""
+    src = tmp / "src"
+    shutil.copytree(ROOT / "kit", src / "kit", ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
+    dist = tmp / "dist"
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(src)],
+                          capture_output=True, text=True, timeout=600)  # build-system.requires from the index
+    assert done.returncode == 0, done.stdout + done.stderr
+    wheels = list(dist.glob("responses_kit-*.whl"))
+    assert len(wheels) == 1, wheels
+    return wheels[0]
+
+
+class Folder:
+    """The user's folder: a venv in it, HOME/XDG/TMPDIR in it, every command run from it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.venv = root / ".venv"
+        home = root / ".home"
+        self.env = {
+            "PATH": f"{self.venv / 'bin'}:/usr/local/bin:/usr/bin:/bin", "HOME": str(home),
+            "XDG_CACHE_HOME": str(home / ".cache"), "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_DATA_HOME": str(home / ".local" / "share"), "XDG_STATE_HOME": str(home / ".local" / "state"),
+            "XDG_RUNTIME_DIR": str(home / "run"), "TMPDIR": str(root / ".tmp"), "LANG": "C.UTF-8",
+            "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "CI": os.environ.get("CI", ""),
+        }
+        for key in ("HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME",
+                    "XDG_RUNTIME_DIR", "TMPDIR"):
+            Path(self.env[key]).mkdir(parents=True, exist_ok=True)
+
+    def run(self, *argv: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(list(argv), cwd=self.root, env=self.env, capture_output=True, text=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL)
+
+    def kit(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        return self.run(str(self.venv / "bin" / "kit"), *args, timeout=timeout)
+
+
+def _start_bridge(folder: Folder) -> tuple[subprocess.Popen[str], str]:
+    """`kit serve bridge` on any free port; its URL from what it prints."""
+    server = subprocess.Popen([str(folder.venv / "bin" / "kit"), "serve", "bridge", "--port", "0"], cwd=folder.root,
+                              env=folder.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              stdin=subprocess.DEVNULL, start_new_session=True)
+    assert server.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([server.stdout], [], [], 1.0)
+        if not ready:
+            if server.poll() is not None:
+                break
+            continue
+        line = server.stdout.readline()
+        if not line and server.poll() is not None:
+            break
+        seen.append(line)
+        match = re.search(r"serving \S+ at (http://127\.0\.0\.1:\d+/v1)", line)
+        if match:
+            return server, match.group(1)
+    _stop(server)
+    raise AssertionError("kit serve bridge did not start:\n" + "".join(seen))
+
+
+def _stop(server: subprocess.Popen[str]) -> str:
+    """Ctrl-C's orderly stop (SIGTERM: kit serve stops both servers); what it printed after."""
+    if server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
+    return server.stdout.read() if server.stdout else ""
+
+
+def _counts(output: str) -> dict[str, int]:
+    """`kit run`'s last line: "5 passed, 0 failed, 0 not recorded, 5 unsupported"."""
+    line = [ln for ln in output.splitlines() if re.match(r"^\d+ passed, ", ln)][-1]
+    return {name: int(n) for n, name in re.findall(r"(\d+) ([a-z ]+?)(?:,|$)", line)}
+
+
+def test_a_new_user_installs_the_wheel_adds_their_server_records_and_replays(tmp_path_factory: pytest.TempPathFactory
+                                                                              ) -> None:
+    wheel = _build_wheel(tmp_path_factory.mktemp("wheel"))
+    folder = Folder(tmp_path_factory.mktemp("own"))
+    source_before = _snapshot(ROOT / "recordings", ROOT / "findings", ROOT / "reports", ROOT / "kit-setups.toml")
+
+    made = folder.run(sys.executable, "-m", "venv", "--system-site-packages", str(folder.venv))
+    assert made.returncode == 0, made.stderr
+    installed = folder.run(str(folder.venv / "bin" / "python"), "-m", "pip", "install", "--no-deps", "--no-index",
+                           "--force-reinstall", str(wheel))
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    where = folder.run(str(folder.venv / "bin" / "python"), "-c",
+                       "import kit, kit.suites, pathlib; print(pathlib.Path(kit.__file__).resolve()); "
+                       "print(len(list(pathlib.Path(kit.suites.__file__).parent.glob('*/*.ipynb'))))")
+    assert where.returncode == 0, where.stderr
+    kit_file, packaged = where.stdout.split()
+    assert Path(kit_file).is_relative_to(folder.venv.resolve()), f"import kit resolved to {kit_file}, not the venv"
+    assert int(packaged) >= 10  # the suites ship in the wheel
+
+    init = folder.kit("init")
+    assert init.returncode == 0, init.stdout + init.stderr
+    assert {p.name for p in folder.root.iterdir()} >= {"kit-setups.toml", "recordings", "findings"}
+
+    server, url = _start_bridge(folder)
+    try:
+        added = folder.kit("setup", "add", NAME, "--url", url)
+        assert added.returncode == 0, added.stdout + added.stderr
+        assert "unsupported: probe reasoning" in added.stdout  # SmolLM2 does not reason: found absent, no failure
+        setups = (folder.root / "kit-setups.toml").read_text()
+        assert f"[setups.{NAME}]" in setups and 'capabilities = ["tools"]' in setups
+        assert 'tools = "probe function_tool: ' in setups and "function_call get_weather" in setups  # its evidence
+
+        recorded = folder.kit("run", "--setup", NAME, "--inference-mode", "record", "--workers", "2")
+        assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+    finally:
+        stopped = _stop(server)
+    assert "stopped." in stopped, stopped
+    counts = _counts(recorded.stdout)
+    assert counts["failed"] == 0 and counts["not recorded"] == 0 and counts["passed"] >= 5, recorded.stdout
+    assert list((folder.root / "recordings" / NAME).rglob("*.json")), "nothing recorded into the project"
+
+    replayed = folder.kit("run")  # no server, no flags: the project's setups with recordings
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert _counts(replayed.stdout) == counts, replayed.stdout
+    assert (folder.root / "reports" / "index.html").is_file()
+
+    tested = folder.run(str(folder.venv / "bin" / "python"), "-m", "pytest", "--setup", NAME, "-q", "-rs")
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    summary = tested.stdout.strip().splitlines()[-1]
+    assert f"{counts['passed']} passed" in summary and "failed" not in summary, tested.stdout
+
+    # Nothing outside the folder: the kit's source tree is as it was; the folder holds what the steps write.
+    assert _snapshot(ROOT / "recordings", ROOT / "findings", ROOT / "reports", ROOT / "kit-setups.toml") == source_before
+    expected = {".venv", ".home", ".tmp", "kit-setups.toml", "recordings", "findings", "reports", ".pytest_cache",
+                ".benchmarks"}  # .benchmarks: pytest-benchmark's, where that plugin is installed
+    assert {p.name for p in folder.root.iterdir()} <= expected, sorted(p.name for p in folder.root.iterdir())
+    assert not list((folder.root / "recordings").glob("*/")) or {p.name for p in (folder.root / "recordings").iterdir()
+                                                                  if p.is_dir()} == {NAME}
