@@ -16,10 +16,10 @@ pytestmark = [
     pytest.mark.skipif(find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed (the `local` extra)"),
 ]
 
-ONE_CHAT = ['import kit',
-            'client = kit.client(setup, inference_mode, base_url=stack_config, recording_dir=recording_dir)\n'
-            'chunks = list(client.chat.completions.create(model=text_model, stream=True, max_tokens=8, temperature=0,\n'
-            '                                             messages=[{"role": "user", "content": "Say hi."}]))',
+ONE_CHAT = ['import kit.notebook as nb',
+            'scenario = nb.start(run)  # the run context: setup, mode, the managed server\'s URL, the recordings\n'
+            'chunks = list(scenario.client.chat.completions.create(model=scenario.text_model, stream=True, max_tokens=8,\n'
+            '              temperature=0, messages=[{"role": "user", "content": "Say hi."}]))',
             'assert chunks and chunks[-1].choices[0].finish_reason, "the stream did not finish"']
 
 
