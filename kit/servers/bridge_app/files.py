@@ -62,14 +62,22 @@ async def upload(request: Request) -> Response:
     except UnicodeDecodeError as exc:
         return JSONResponse(error_body(f"{filename}: the bridge's vector stores hold UTF-8 text only ({exc})",
                                        code="unsupported_file", param="file"), 400)
-    return JSONResponse(bridge_of(request).files.add(filename, text, str(form.get("purpose") or "assistants")))
+    files = bridge_of(request).files
+    return JSONResponse(await run_in_threadpool(files.add, filename, text, str(form.get("purpose") or "assistants")))
 
 
 async def file_get(request: Request) -> Response:
-    upload = bridge_of(request).files.get(request.path_params["file_id"])
-    if upload is None:
+    meta = bridge_of(request).files.meta(request.path_params["file_id"])
+    if meta is None:
         return not_found(LookupError(f"no file {request.path_params['file_id']!r}"))
-    return JSONResponse(upload["meta"])
+    return JSONResponse(meta)
+
+
+async def file_delete(request: Request) -> Response:
+    file_id = request.path_params["file_id"]
+    if not await run_in_threadpool(bridge_of(request).files.delete, file_id):
+        return not_found(LookupError(f"no file {file_id!r}"))
+    return JSONResponse({"id": file_id, "object": "file", "deleted": True})
 
 
 async def store_create(request: Request) -> Response:
@@ -78,13 +86,17 @@ async def store_create(request: Request) -> Response:
     if isinstance(body, JSONResponse):
         return body
     name = str(body.get("name") or "")
+    file_ids = body.get("file_ids") or []
+    if not isinstance(file_ids, list) or not all(isinstance(f, str) for f in file_ids):
+        return JSONResponse(error_body("'file_ids' must be a list of file ids", code="invalid_type",
+                                       param="file_ids"), 400)
 
     def create() -> dict[str, Any]:
         with state.store_lock:  # the n-th store of a name gets the same id on every run
             n = sum(s["name"] == name for s in state.stores.list())
             store = state.stores.create(name, store_id=derived_id("vs_", name, str(n)))
-        for file_id in body.get("file_ids") or ():
-            attach(state, store["id"], str(file_id), None)
+        for file_id in file_ids:
+            attach(state, store["id"], file_id, None)
         return state.stores.retrieve(store["id"])
 
     try:
@@ -120,9 +132,12 @@ async def store_file_add(request: Request) -> Response:
     body = await json_body(request)
     if isinstance(body, JSONResponse):
         return body
-    if not body.get("file_id"):
-        return JSONResponse(error_body("Missing required parameter: 'file_id'.",
+    if not body.get("file_id") or not isinstance(body["file_id"], str):
+        return JSONResponse(error_body("Missing required parameter: 'file_id' (a string).",
                                        code="missing_required_parameter", param="file_id"), 400)
+    if not isinstance(body.get("attributes") or {}, dict):
+        return JSONResponse(error_body("'attributes' must be an object", code="invalid_type", param="attributes"),
+                            400)
     try:
         return JSONResponse(await run_in_threadpool(attach, bridge_of(request), request.path_params["store_id"],
                                                     str(body["file_id"]), body.get("attributes")))
@@ -152,9 +167,13 @@ async def store_search(request: Request) -> Response:
         return body
     query = body.get("query")
     query = " ".join(map(str, query)) if isinstance(query, list) else str(query or "")
+    limit = body.get("max_num_results") or 10
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 50:
+        return JSONResponse(error_body("'max_num_results' must be an integer from 1 to 50",
+                                       code="invalid_value", param="max_num_results"), 400)
     try:
         results = await run_in_threadpool(lambda: stores.search(request.path_params["store_id"], query,
-                                                                max_num_results=int(body.get("max_num_results") or 10)))
+                                                                max_num_results=limit))
     except VectorStoreError as exc:
         return not_found(exc)
     data = [{"file_id": r["file_id"], "filename": r["filename"], "score": r["score"], "attributes": r["attributes"],
@@ -166,6 +185,7 @@ async def store_search(request: Request) -> Response:
 ROUTES = [
     Route("/v1/files", upload, methods=["POST"]),
     Route("/v1/files/{file_id}", file_get, methods=["GET"]),
+    Route("/v1/files/{file_id}", file_delete, methods=["DELETE"]),
     Route("/v1/vector_stores", store_create, methods=["POST"]),
     Route("/v1/vector_stores", store_list, methods=["GET"]),
     Route("/v1/vector_stores/{store_id}", store_get, methods=["GET"]),

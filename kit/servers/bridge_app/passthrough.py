@@ -1,9 +1,15 @@
-"""`/v1/chat/completions`, `/v1/embeddings`, `/v1/models`, `/v1/completions` passed to the upstream, and `/health`."""
+"""`/v1/chat/completions`, `/v1/embeddings`, `/v1/models`, `/v1/completions` passed to the upstream, and `/health`.
+
+The upstream's answer goes back as it came, status included (a 401 stays a
+401); its body is read with the bridge's timeouts, and a client that goes
+away closes the upstream response at once.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
-from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -15,24 +21,34 @@ from kit.servers.bridge_app.wire import HOP_HEADERS, PASSED_THROUGH, error_body
 async def passthrough(request: Request) -> Response:
     state = bridge_of(request)
     path = request.url.path.removeprefix("/v1/")
-    headers = {k: v for k, v in request.headers.items() if k.lower() in ("content-type", "accept", "authorization")}
-    if state.config.upstream_key:
-        headers["authorization"] = f"Bearer {state.config.upstream_key}"
     http = state.passthrough_http
     outgoing = http.build_request(request.method, f"{state.upstream}/{path}", params=request.query_params,
-                                  content=await request.body(), headers=headers)
+                                  content=await request.body(), headers=state.upstream_headers(request))
     try:
         answer = await http.send(outgoing, stream=True)
+    except httpx.TimeoutException as exc:
+        return JSONResponse(error_body(f"the upstream {state.shown_upstream} did not answer in time "
+                                       f"({type(exc).__name__})", type_="upstream_error", code="upstream_timeout"), 504)
     except httpx.TransportError as exc:
-        return JSONResponse(error_body(f"the upstream {state.upstream} failed: {type(exc).__name__}: {exc}",
+        return JSONResponse(error_body(f"the upstream {state.shown_upstream} failed: {type(exc).__name__}",
                                        type_="upstream_error", code="connection_error"), 502)
     kept = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS}
-    return StreamingResponse(answer.aiter_raw(), status_code=answer.status_code, headers=kept,
-                             background=BackgroundTask(answer.aclose))
+    return StreamingResponse(_relay(answer), status_code=answer.status_code, headers=kept)
+
+
+async def _relay(answer: httpx.Response) -> AsyncIterator[bytes]:
+    """The upstream's bytes; closed when done, when the upstream stalls, and when the client goes away."""
+    try:
+        async for chunk in answer.aiter_raw():
+            yield chunk
+    except httpx.HTTPError:
+        return  # the upstream broke off or stalled: the client sees the body end short, as the upstream sent it
+    finally:
+        await answer.aclose()
 
 
 async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok", "upstream": bridge_of(request).upstream})
+    return JSONResponse({"status": "ok", "upstream": bridge_of(request).shown_upstream})
 
 
 ROUTES = [

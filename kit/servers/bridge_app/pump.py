@@ -28,11 +28,12 @@ class EventPump:
     stream) after its next event.
     """
 
-    def __init__(self, events: Iterator[dict[str, Any]]) -> None:
+    def __init__(self, events: Iterator[dict[str, Any]], call: Any = None) -> None:
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._stopped = threading.Event()
         self._events = events
+        self._call = call  # an UpstreamCall: stop() cancels it, so a stalled read ends now
         self._held: list[Any] = []
         threading.Thread(target=self._run, name="kit-bridge-response", daemon=True).start()
 
@@ -49,12 +50,17 @@ class EventPump:
                 if self._stopped.is_set():
                     break
         except BaseException as exc:  # noqa: BLE001 - handed to the loop, which answers with it
+            if self._stopped.is_set():
+                return  # cancelled on purpose (a client gone, a deadline): nobody waits for the error
             if not isinstance(exc, UnsupportedParameter):  # a refused request is the client's, not a failure
                 log.exception("POST /v1/responses failed")
             self._put(exc)
         finally:
             with contextlib.suppress(Exception):
                 self._events.close()  # type: ignore[attr-defined]
+            if self._call is not None:
+                with contextlib.suppress(Exception):
+                    self._call.close()
             self._put(END)
 
     async def get(self) -> Any:
@@ -75,5 +81,14 @@ class EventPump:
             items.append(self._queue.get_nowait())
         return items
 
+    async def get_within(self, seconds: float) -> Any:
+        """The next item, or TimeoutError after `seconds`."""
+        if self._held:
+            return self._held.pop(0)
+        return await asyncio.wait_for(self._queue.get(), seconds)
+
     def stop(self) -> None:
+        """Stop the thread now: the upstream call is cancelled (its sockets shut down), stalled or not."""
         self._stopped.set()
+        if self._call is not None:
+            self._call.cancel()
