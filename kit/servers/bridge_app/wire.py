@@ -108,14 +108,14 @@ def http_status_of(error: Mapping[str, Any] | None) -> int:
     code = str((error or {}).get("code") or "")
     if code.startswith("http_") and code[5:].isdigit():
         return int(code[5:])
-    said = _HTTP_STATUS.match(str((error or {}).get("message") or ""))  # the bridge's "HTTP 401: ..." of the upstream
+    said = _HTTP_STATUS.search(str((error or {}).get("message") or ""))  # the bridge's "HTTP 401: ..." of the upstream
     if said and 400 <= int(said.group(1)) < 600:
         return int(said.group(1))
     return {"rate_limit_exceeded": 429, "connection_error": 502, "vector_store_error": 404,
             "upstream_timeout": 504}.get(code, 502)  # any other upstream failure: a bad gateway, not the bridge's 500
 
 
-_HTTP_STATUS = re.compile(r"HTTP (\d{3}):")
+_HTTP_STATUS = re.compile(r"\bHTTP (\d{3}):")
 
 
 def stream_failure_event(message: str, sequence_number: int) -> dict[str, Any]:
