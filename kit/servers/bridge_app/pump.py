@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from kit.bridge.request import UnsupportedParameter
@@ -28,7 +28,8 @@ class EventPump:
     stream) after its next event.
     """
 
-    def __init__(self, events: Iterator[dict[str, Any]], call: Any = None) -> None:
+    def __init__(self, events: Iterator[dict[str, Any]] | Callable[[], Iterator[dict[str, Any]]],
+                 call: Any = None) -> None:
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._stopped = threading.Event()
@@ -45,6 +46,8 @@ class EventPump:
 
     def _run(self) -> None:
         try:
+            if callable(self._events) and not hasattr(self._events, "__next__"):
+                self._events = self._events()  # made here, off the event loop (an upstream client costs ~1 ms)
             for event in self._events:
                 self._put(event)
                 if self._stopped.is_set():

@@ -83,13 +83,9 @@ async def responses(request: Request) -> Response:
     if not isinstance(body.get("stream", False), (bool, type(None))):
         return JSONResponse(error_body("'stream' must be a boolean", code="invalid_type", param="stream"), 400)
     call = state.call_for(request)
-    try:
-        events = stream_response(call.client, body, think_tags=state.config.think_tags, stores=state.stores,
-                                 max_tokens_field=state.config.max_tokens_field)
-    except Exception as exc:  # noqa: BLE001 - a generator does not raise here; belt and braces
-        call.close()
-        return _unreadable(exc)
-    pump = EventPump(events, call)
+    pump = EventPump(lambda: stream_response(call.client, body, think_tags=state.config.think_tags,
+                                             stores=state.stores, max_tokens_field=state.config.max_tokens_field),
+                     call)
     progress = Progress(state.config.timeouts)
     watch = asyncio.ensure_future(_disconnect(request))
     streaming = False

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from kit.servers.bridge_app.upstream import UpstreamCall
+from kit.servers.bridge_app.upstream import UpstreamCall, ssl_context
 from kit.servers.bridge_app.wire import BridgeConfig, derived_id, error_body, shown_url
 
 
@@ -79,6 +79,7 @@ class BridgeState:
         passthrough_http = httpx.AsyncClient(timeout=config.timeouts.httpx(), trust_env=False)
         stores_dir = config.stores_dir or Path(tempfile.mkdtemp(prefix="kit-bridge-stores-"))
         uploads = Path(tempfile.mkdtemp(prefix="kit-bridge-uploads-"))
+        ssl_context()  # loaded once now (a fifth of a second), not on the first request
         return cls(config, chat_client, passthrough_http, VectorStores(stores_dir), Files(uploads))
 
     @property

@@ -96,7 +96,7 @@ class _TrackingBackend(httpcore.SyncBackend):
 
 
 @lru_cache(maxsize=1)
-def _ssl_context() -> ssl.SSLContext:
+def ssl_context() -> ssl.SSLContext:
     """One verified TLS context for every call (building one per call costs milliseconds)."""
     return httpx.create_ssl_context()
 
@@ -106,14 +106,22 @@ class UpstreamCall:
 
     def __init__(self, base: Any, timeouts: UpstreamTimeouts, api_key: str | None = None) -> None:
         self._backend = _TrackingBackend()
-        transport = httpx.HTTPTransport(verify=_ssl_context(), trust_env=False)
-        transport._pool = httpcore.ConnectionPool(ssl_context=_ssl_context(), max_connections=4,
-                                                  network_backend=self._backend)
-        self.http = httpx.Client(transport=transport, timeout=timeouts.httpx(), trust_env=False)
-        options: dict[str, Any] = {"http_client": self.http, "timeout": timeouts.httpx()}
-        if api_key:
-            options["api_key"] = api_key
-        self.client = base.with_options(**options)
+        self._base, self._timeouts, self._api_key = base, timeouts, api_key
+        self._made: tuple[httpx.Client, Any] | None = None
+
+    @property
+    def client(self) -> Any:
+        """The openai client of this call, made on first use (in the thread that uses it)."""
+        if self._made is None:
+            transport = httpx.HTTPTransport(verify=ssl_context(), trust_env=False)
+            transport._pool = httpcore.ConnectionPool(ssl_context=ssl_context(), max_connections=4,
+                                                      network_backend=self._backend)
+            http = httpx.Client(transport=transport, timeout=self._timeouts.httpx(), trust_env=False)
+            options: dict[str, Any] = {"http_client": http, "timeout": self._timeouts.httpx()}
+            if self._api_key:
+                options["api_key"] = self._api_key
+            self._made = (http, self._base.with_options(**options))
+        return self._made[1]
 
     @property
     def connected(self) -> bool:
@@ -129,4 +137,5 @@ class UpstreamCall:
 
     def close(self) -> None:
         self.cancel()
-        self.http.close()
+        if self._made is not None:
+            self._made[0].close()
