@@ -218,3 +218,19 @@ def test_half_sent_requests_are_dropped(upstream: HostileUpstream) -> None:
             answer = slow_body.recv(4096)
             assert answer.startswith(b"HTTP/1.1 408")
     assert upstream.accepted == 0
+
+
+def test_a_stalled_upstream_behind_the_passthrough_is_a_504_in_time_and_a_leaving_client_closes_it(
+        upstream: HostileUpstream) -> None:
+    with bridge_in_process(BridgeConfig(upstream=upstream.base_url, timeouts=SHORT)) as url, \
+            httpx.Client(timeout=10) as http:
+        began = time.monotonic()
+        stalled = http.post(url + "/chat/completions", json={"model": "m", "messages": [], "user": "stall"})
+        assert stalled.status_code == 504 and stalled.json()["error"]["code"] == "upstream_timeout"
+        assert time.monotonic() - began < SHORT.first_byte + 1.5
+        with http.stream("POST", url + "/chat/completions",
+                         json={"model": "m", "messages": [], "user": "stall-mid", "stream": True}) as mid:
+            assert mid.status_code == 200
+            body = mid.read()  # the upstream goes quiet after one chunk: the body ends after `idle`
+        assert body.startswith(b"data: ") and time.monotonic() - began < SHORT.first_byte + SHORT.idle + 3
+        assert upstream.wait_closed(3.0) == 0

@@ -7,6 +7,7 @@ away closes the upstream response at once.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -24,24 +25,30 @@ async def passthrough(request: Request) -> Response:
     http = state.passthrough_http
     outgoing = http.build_request(request.method, f"{state.upstream}/{path}", params=request.query_params,
                                   content=await request.body(), headers=state.upstream_headers(request))
+    timeouts = state.config.timeouts
     try:
-        answer = await http.send(outgoing, stream=True)
-    except httpx.TimeoutException as exc:
+        answer = await asyncio.wait_for(http.send(outgoing, stream=True), timeouts.first_byte)
+    except (httpx.TimeoutException, asyncio.TimeoutError) as exc:
         return JSONResponse(error_body(f"the upstream {state.shown_upstream} did not answer in time "
                                        f"({type(exc).__name__})", type_="upstream_error", code="upstream_timeout"), 504)
     except httpx.TransportError as exc:
         return JSONResponse(error_body(f"the upstream {state.shown_upstream} failed: {type(exc).__name__}",
                                        type_="upstream_error", code="connection_error"), 502)
     kept = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS}
-    return StreamingResponse(_relay(answer), status_code=answer.status_code, headers=kept)
+    return StreamingResponse(_relay(answer, timeouts.idle), status_code=answer.status_code, headers=kept)
 
 
-async def _relay(answer: httpx.Response) -> AsyncIterator[bytes]:
-    """The upstream's bytes; closed when done, when the upstream stalls, and when the client goes away."""
+async def _relay(answer: httpx.Response, idle: float) -> AsyncIterator[bytes]:
+    """The upstream's bytes; closed when done, when the upstream is idle `idle` s, and when the client goes away."""
+    chunks = answer.aiter_raw()
     try:
-        async for chunk in answer.aiter_raw():
+        while True:
+            try:
+                chunk = await asyncio.wait_for(chunks.__anext__(), idle)
+            except StopAsyncIteration:
+                return
             yield chunk
-    except httpx.HTTPError:
+    except (httpx.HTTPError, asyncio.TimeoutError):
         return  # the upstream broke off or stalled: the client sees the body end short, as the upstream sent it
     finally:
         await answer.aclose()
