@@ -32,6 +32,7 @@ add under its noise. The figures:
 Goal (issue 9): the served kit bridge adds less than LiteLLM's proxy to the first event.
 
 Run: python benchmarks/bench_bridges.py [--rounds 5] [--max-tokens 32]   (loopback only)
+     python benchmarks/bench_bridges.py --concurrency 50   (N concurrent streams: benchmarks/bench_concurrency.py)
 """
 
 from __future__ import annotations
@@ -241,7 +242,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help=f"interleaved rounds (1..{MAX_ROUNDS})")
     parser.add_argument("--max-tokens", type=int, default=32, help="output budget of every request (1..256)")
     parser.add_argument("--skip", action="append", default=[], choices=PEERS, help="leave a peer out")
+    parser.add_argument("--concurrency", type=int, default=None,
+                        help="instead: N concurrent streams, served bridge vs LiteLLM (benchmarks/bench_concurrency.py)")
+    parser.add_argument("--waves", type=int, default=4, help="with --concurrency: waves of N streams per path")
     args = parser.parse_args(argv)
+    if args.concurrency is not None:
+        if not 1 <= args.concurrency <= 500 or not 1 <= args.waves <= 50:
+            parser.error("--concurrency must be 1..500 and --waves 1..50")
+        from bench_concurrency import run as run_concurrency  # noqa: PLC0415 - its own mode, its own module
+
+        return run_concurrency(args.concurrency, args.waves, start_peer)
     if not 1 <= args.rounds <= MAX_ROUNDS or not 1 <= args.max_tokens <= 256:
         parser.error(f"--rounds must be 1..{MAX_ROUNDS} and --max-tokens 1..256")
 

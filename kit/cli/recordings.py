@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
 
@@ -10,9 +12,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kit.recording.errors import CorruptRecording
+from kit.recording.errors import CorruptRecording, RecordingError
+from kit.recording.scrub import outside_policy, under_policy
 from kit.setups.modes import resolve_recording_dir
-from kit.recording.store import RecordingStore, interruption_of, load_recording
+from kit.recording.store import Recording, RecordingStore, dump_recording, interruption_of, load_recording
 
 app = typer.Typer(help="Inspect and maintain recorded traffic.", no_args_is_help=True)
 DirOption = typer.Option(None, "--dir", help="Recording folder (default: $KIT_RECORDING_DIR, else ./recordings).")
@@ -22,7 +25,20 @@ def _store(folder: Optional[Path]) -> RecordingStore:
     return RecordingStore(resolve_recording_dir(flag=folder))
 
 
+def _plain_errors(command: Callable[..., None]) -> Callable[..., None]:
+    """A recording error (a read-only folder, an unsafe path) is its one-line message and exit 1, no traceback."""
+    @functools.wraps(command)
+    def run(*args: object, **kwargs: object) -> None:
+        try:
+            command(*args, **kwargs)
+        except RecordingError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from None
+    return run
+
+
 @app.command("ls")
+@_plain_errors
 def ls(
     setup: Optional[str] = typer.Option(None, help="Only this setup."),
     endpoint: Optional[str] = typer.Option(None, help="Only this endpoint, e.g. responses, chat-completions."),
@@ -49,6 +65,7 @@ def ls(
 
 
 @app.command("show")
+@_plain_errors
 def show(
     key: str = typer.Argument(..., help="A key or key prefix (as `ls` prints it), or a file path."),
     folder: Optional[Path] = DirOption,
@@ -110,6 +127,7 @@ def _event_label(data: object) -> str:
 
 
 @app.command("verify")
+@_plain_errors
 def verify(folder: Optional[Path] = DirOption) -> None:
     """Check every recording: it parses, its key matches its content, it holds no secret."""
     store = _store(folder)
@@ -141,7 +159,48 @@ def verify(folder: Optional[Path] = DirOption) -> None:
         raise typer.Exit(1)
 
 
+@app.command("scrub")
+@_plain_errors
+def scrub(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would change."),
+    folder: Optional[Path] = DirOption,
+) -> None:
+    """Rewrite recordings made before the current secrets policy under it: only what the policy drops changes."""
+    store = _store(folder)
+    changed, problems = 0, []
+    for path in store.files():
+        try:
+            recording = load_recording(path, policy=False)
+        except CorruptRecording as exc:  # unreadable, or a secret: not a job for a rewrite, say so
+            problems.append(str(exc))
+            continue
+        dropped = outside_policy(recording.to_json())
+        if not dropped:
+            continue
+        clean = under_policy(recording.to_json())
+        rewritten = Recording(key=recording.key, occurrence=recording.occurrence, setup=recording.setup,
+                              request=clean["request"], response=clean["response"], meta=recording.meta)
+        typer.echo(f"{path}: {'would drop' if dry_run else 'dropped'} {len(dropped)} field(s): "
+                   f"{', '.join(d.rpartition('.')[2] for d in dropped)}")
+        if not dry_run:
+            try:
+                store.rewrite(path, dump_recording(rewritten))
+            except RecordingError as exc:
+                typer.echo(str(exc), err=True)
+                raise typer.Exit(1)
+        changed += 1
+    if changed and not dry_run:
+        store.index().refresh()
+    for problem in problems:
+        typer.echo(problem, err=True)
+    typer.echo(f"{changed} recording(s) {'outside' if dry_run else 'rewritten under'} the secrets policy in "
+               f"{store.root}; {len(problems)} could not be read")
+    if problems:
+        raise typer.Exit(1)
+
+
 @app.command("reindex")
+@_plain_errors
 def reindex(folder: Optional[Path] = DirOption) -> None:
     """Rebuild the SQLite index from the files."""
     store = _store(folder)
@@ -154,6 +213,7 @@ def reindex(folder: Optional[Path] = DirOption) -> None:
 
 
 @app.command("prune")
+@_plain_errors
 def prune(
     yes: bool = typer.Option(False, "--yes", help="Delete them (otherwise only list)."),
     folder: Optional[Path] = DirOption,

@@ -8,8 +8,11 @@ not recorded and unsupported are not failures), 1 when a notebook failed
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -23,7 +26,7 @@ if TYPE_CHECKING:
     from kit.runner.execute import Job
     from kit.runner.outcome import Outcome
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 _HELP_SETUP = (f"Setup(s) to run on: {', '.join(BUILTIN_SETUPS)} or one of the project's kit-setups.toml (repeat "
                f"or comma-separate). Default: every setup with recordings.")
 
@@ -51,7 +54,16 @@ def run(
     """Execute notebooks × setups with papermill and write an HTML report."""
     from rich.console import Console
 
-    from kit.runner.matrix import StackError, managed_stack, parse_shard, plan, resolve, shard as take_shard
+    from kit.runner.matrix import (
+        RunInterrupted,
+        StackError,
+        clear_previous_report,
+        managed_stack,
+        parse_shard,
+        plan,
+        resolve,
+    )
+    from kit.runner.matrix import shard as take_shard
     from kit.runner.report import write_report
     from kit.setups.options import OptionError, RunOptions, stack_environment
     from kit.setups.project import ProjectError, find_project
@@ -82,22 +94,47 @@ def run(
         typer.echo("kit run: no notebooks found (<folder>/<suite>/<name>.ipynb)", err=True)
         raise typer.Exit(EXIT_OK)
 
+    out = out.resolve()
+    meta = {"mode": resolved.mode.value, "setups": ", ".join(s.name for s in resolved.setups),
+            "recordings": str(resolved.recording_dir), "workers": str(workers)}
+    if which:
+        meta["shard"] = f"{which.index}/{which.count}"
+    clear_previous_report(out)
     try:
-        with managed_stack(resolved.stack) as stack_url:
+        with _sigterm_as_interrupt(), managed_stack(resolved.stack) as stack_url:
             jobs = take_shard(plan(resolved, chosen, out, stack_url=stack_url, cell_timeout=cell_timeout,
                                    start_timeout=start_timeout), which)
             outcomes = _run_with_progress(console, jobs, workers, {**os.environ, **stack_environment(stack_url)})
     except (OptionError, StackError) as exc:
         typer.echo(f"kit run: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    meta = {"mode": resolved.mode.value, "setups": ", ".join(s.name for s in resolved.setups),
-            "recordings": str(resolved.recording_dir), "workers": str(workers)}
-    if which:
-        meta["shard"] = f"{which.index}/{which.count}"
+    except RunInterrupted as stop:
+        meta["partial"] = f"{stop}; the others did not run (interrupted by SIGINT or SIGTERM)"
+        index = write_report(out, stop.outcomes, title="kit run (partial)", meta=meta)
+        typer.echo(f"kit run: {stop}; partial report: {index}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     index = write_report(out, outcomes, title="kit run", meta=meta)
     _print_summary(console, outcomes)
     console.print(f"report: {index}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_FAILED if any(o.status.is_failure for o in outcomes) else EXIT_OK)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt, as Ctrl-C does: context managers (the kernels' temporary folders,
+    the managed server) clean up and the report is written, marked partial."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_with_progress(console: Console, jobs: list[Job], workers: int, base_env: dict[str, str]) -> list[Outcome]:

@@ -39,6 +39,54 @@ class SecretInRecording(CorruptRecording):
         self.problem = f"credential in {field}"
 
 
+class OutsidePolicy(CorruptRecording):
+    """A recording made before the current secrets policy: it keeps what the policy now drops."""
+
+    def __init__(self, path: Path | str, fields: list[str]) -> None:
+        shown = ", ".join(fields[:4]) + (f" (and {len(fields) - 4} more)" if len(fields) > 4 else "")
+        RecordingError.__init__(
+            self,
+            f"{path}: recorded before the current secrets policy: it keeps {shown}, which the policy drops. "
+            f"Rewrite it under the policy with `kit recordings scrub` (only those fields change), then commit it.",
+        )
+        self.path = Path(path)
+        self.fields = fields
+        self.problem = f"outside the secrets policy: {shown}"
+
+
+class NotARegularFile(CorruptRecording):
+    def __init__(self, path: Path | str, kind: str) -> None:
+        RecordingError.__init__(
+            self,
+            f"{path}: a {kind} sits where a recording file should be; the kit reads regular files only (it would "
+            f"hang on a FIFO or a device). Remove it, then re-record or restore it from git.",
+        )
+        self.path = Path(path)
+        self.problem = f"not a regular file but a {kind}"
+
+
+class UnsafeRecordingPath(RecordingError):
+    """A path built from a setup or endpoint name that would lie outside the recording folder."""
+
+    def __init__(self, path: Path | str, root: Path | str) -> None:
+        self.path = Path(path)
+        super().__init__(
+            f"refusing to use {path}: it lies outside the recording folder {root}. A setup name is a plain "
+            f"name (no '/', no '..', not absolute): check --setup, the notebook's setup and kit-setups.toml."
+        )
+
+
+class ReadOnlyRecordings(RecordingError):
+    """The recording folder cannot be written: say so once, plainly."""
+
+    def __init__(self, root: Path | str, reason: str) -> None:
+        self.path = Path(root)
+        super().__init__(
+            f"cannot write recordings into {root}: {reason}. Make the folder writable, choose another one "
+            f"(--recording-dir or KIT_RECORDING_DIR), or replay only (--inference-mode replay)."
+        )
+
+
 class RefusedToRecord(RecordingError):
     """A credential-looking value survived the scrub policy: nothing is written."""
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
 
 from kit.recording.canonical import endpoint_of
-from kit.recording.errors import CorruptRecording
+from kit.recording.errors import CorruptRecording, ReadOnlyRecordings
 from kit.recording.store import Recording, RecordingStore, load_recording
 
 INDEX_NAME = ".index.sqlite"
@@ -32,6 +32,13 @@ class RecordingIndex:
     def _connect(self) -> sqlite3.Connection:
         """A connection to the index; an index SQLite cannot read is thrown away and started afresh."""
         try:
+            return self._open()
+        except PermissionError as exc:
+            raise ReadOnlyRecordings(self.store.root, exc.strerror or str(exc)) from exc
+        except sqlite3.OperationalError as exc:
+            if "readonly" in str(exc) or "unable to open" in str(exc) or "read-only" in str(exc):
+                raise ReadOnlyRecordings(self.store.root, f"its index cannot be written ({exc})") from exc
+            self._discard()
             return self._open()
         except sqlite3.DatabaseError:
             self._discard()
@@ -144,7 +151,7 @@ class RecordingIndex:
         try:
             with self._connect() as db:
                 db.executemany("INSERT OR REPLACE INTO usage VALUES (?, ?)", rows)
-        except sqlite3.Error:
+        except (sqlite3.Error, ReadOnlyRecordings):
             pass  # usage is advisory (for prune); never fail a replay over it
 
     def unused(self) -> list[str]:

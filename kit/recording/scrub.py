@@ -219,3 +219,23 @@ def find_secrets(value: Any, where: str = "") -> Iterator[str]:
             yield from find_secrets(v, f"{where}[{i}]")
     elif isinstance(value, str) and has_credential(value):
         yield where
+
+
+def outside_policy(data: dict[str, Any]) -> list[str]:
+    """What a stored recording keeps that the policy drops: headers off the allow-list (their paths)."""
+    found = []
+    for part in ("request", "response"):
+        headers = (data.get(part) or {}).get("headers") or {}
+        if isinstance(headers, dict):
+            found += [f"{part}.headers.{name}" for name in headers if not keep_header(str(name))]
+    return found
+
+
+def under_policy(data: dict[str, Any]) -> dict[str, Any]:
+    """The stored recording with what the policy drops removed; everything else as it was."""
+    out = dict(data)
+    for part in ("request", "response"):
+        section = out.get(part)
+        if isinstance(section, dict) and isinstance(section.get("headers"), dict):
+            out[part] = {**section, "headers": {k: v for k, v in section["headers"].items() if keep_header(str(k))}}
+    return out

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import base64
 import difflib
+import errno
 import fcntl
 import json
 import os
 import sqlite3
+import stat
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,11 +27,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from kit.recording.canonical import CanonicalRequest
-from kit.recording.errors import CorruptRecording, SecretInRecording
+from kit.recording.errors import (
+    CorruptRecording,
+    NotARegularFile,
+    OutsidePolicy,
+    ReadOnlyRecordings,
+    SecretInRecording,
+    UnsafeRecordingPath,
+)
 from urllib.parse import parse_qsl
 
 from kit.recording.schema import FORMAT_VERSION, schema_problems
-from kit.recording.scrub import REDACTED, find_secrets, has_credential, is_credential_name
+from kit.recording.scrub import REDACTED, find_secrets, has_credential, is_credential_name, outside_policy
 from kit.recording.sse_codec import decode_sse
 
 if TYPE_CHECKING:
@@ -110,13 +119,33 @@ class Recording:
         }
 
 
-def load_recording(path: Path | str) -> Recording:
-    """Read and check one recording file; refuse corrupt files and secrets by name."""
-    path = Path(path)
+def read_recording_text(path: Path) -> str:
+    """A recording file's text; a FIFO, socket or device there is a named error, never a read that hangs."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
         raise CorruptRecording(path, f"cannot read it ({exc})") from exc
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else \
+                "folder" if stat.S_ISDIR(mode) else "device"
+            raise NotARegularFile(path, kind)
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorruptRecording(path, f"cannot read it ({exc})") from exc
+    except OSError as exc:
+        raise CorruptRecording(path, f"cannot read it ({exc})") from exc
+    finally:
+        os.close(fd)
+
+
+def load_recording(path: Path | str, *, policy: bool = True) -> Recording:
+    """Read and check one recording file; refuse corrupt files, secrets and (with `policy`) anything the
+    current secrets policy drops, by name."""
+    path = Path(path)
+    text = read_recording_text(path)
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -135,6 +164,9 @@ def load_recording(path: Path | str) -> Recording:
         raise CorruptRecording(path, "nested too deeply to check") from exc
     if secret is not None:
         raise SecretInRecording(path, secret)
+    kept = outside_policy(data) if policy else []
+    if kept:
+        raise OutsidePolicy(path, kept)
     return Recording(
         key=data["key"],
         occurrence=int(data.get("occurrence", 0)),
@@ -204,10 +236,17 @@ class RecordingStore:
 
     # -- files -------------------------------------------------------------
     def path_for(self, request: CanonicalRequest, occurrence: int) -> Path:
-        return self.root / request.setup / request.endpoint / f"{request.key[:16]}.{occurrence}.json"
+        return self.inside(self.root / request.setup / request.endpoint / f"{request.key[:16]}.{occurrence}.json")
+
+    def inside(self, path: Path) -> Path:
+        """`path`, checked to lie inside the folder (setup and endpoint names come from outside)."""
+        root = os.path.abspath(self.root)
+        if os.path.commonpath([root, os.path.abspath(path)]) != root or ".." in path.relative_to(self.root).parts:
+            raise UnsafeRecordingPath(path, self.root)
+        return path
 
     def occurrences(self, request: CanonicalRequest) -> list[Path]:
-        folder = self.root / request.setup / request.endpoint
+        folder = self.inside(self.root / request.setup / request.endpoint)
         prefix = request.key[:16] + "."
         if not folder.is_dir():
             return []
@@ -254,6 +293,16 @@ class RecordingStore:
         what re-recording means); one written since, by another process, is kept
         and this recording takes the next number. A corrupt file is never replaced.
         """
+        try:
+            return self._write(recording, request, session_started=session_started)
+        except PermissionError as exc:
+            raise ReadOnlyRecordings(self.root, exc.strerror or str(exc)) from exc
+        except OSError as exc:
+            if exc.errno == errno.EROFS:
+                raise ReadOnlyRecordings(self.root, "a read-only file system") from exc
+            raise
+
+    def _write(self, recording: Recording, request: CanonicalRequest, *, session_started: float) -> Path:
         text_for = lambda occ: dump_recording(_with_occurrence(recording, occ))  # noqa: E731
         with self._locked():
             occurrence = recording.occurrence
@@ -261,27 +310,25 @@ class RecordingStore:
                 target = self.path_for(request, occurrence)
                 if not target.exists():
                     break
-                existing = load_recording(target)  # raises CorruptRecording: never overwrite what we cannot read
+                existing = load_recording(target, policy=False)  # raises CorruptRecording: never overwrite what we cannot read
                 if float(existing.meta.get("recorded_at_epoch", 0)) < session_started:
                     break
                 occurrence += 1
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=target.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    handle.write(text_for(occurrence))
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            _atomic_write(target, text_for(occurrence))
         recording.occurrence, recording.path = occurrence, target
         try:
             self.index()._retrying(lambda: self.index().add(recording))
-        except sqlite3.Error:
+        except (sqlite3.Error, ReadOnlyRecordings):
             pass  # the index is a cache; `kit recordings reindex` rebuilds it
         return target
+
+    def rewrite(self, path: Path, text: str) -> None:
+        """Replace one recording file's text at once (under the lock): readers see the old file or the new."""
+        try:
+            with self._locked():
+                _atomic_write(self.inside(path), text)
+        except PermissionError as exc:
+            raise ReadOnlyRecordings(self.root, exc.strerror or str(exc)) from exc
 
     # -- index -------------------------------------------------------------
     def index(self) -> "RecordingIndex":
@@ -308,6 +355,20 @@ class RecordingStore:
             difflib.unified_diff(best[2].splitlines(), want.splitlines(), "recorded", "requested", lineterm="", n=1)
         )
         return best[1], diff
+
+
+def _atomic_write(target: Path, text: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _with_occurrence(recording: Recording, occurrence: int) -> Recording:

@@ -13,6 +13,7 @@ hands it each item's job and the next few (pytest runs items in order).
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -130,15 +131,46 @@ def run_jobs(jobs: Sequence[Job], *, workers: int = 1, on_start: Callable[[Job],
              on_done: Callable[[Job, Outcome], None] | None = None,
              base_env: Mapping[str, str] | None = None) -> list[Outcome]:
     """Run every job, `workers` at a time; outcomes come back in the jobs' order."""
-    with JobPool(workers, base_env=base_env, on_start=on_start) as pool:
-        futures = {pool.submit(job): i for i, job in enumerate(jobs)}
-        outcomes: dict[int, Outcome] = {}
-        for future in as_completed(futures):
-            i = futures[future]
-            outcomes[i] = future.result()
-            if on_done:
-                on_done(jobs[i], outcomes[i])
+    outcomes: dict[int, Outcome] = {}
+    try:
+        with JobPool(workers, base_env=base_env, on_start=on_start) as pool:
+            futures = {pool.submit(job): i for i, job in enumerate(jobs)}
+            for future in as_completed(futures):
+                i = futures[future]
+                outcomes[i] = future.result()
+                if on_done:
+                    on_done(jobs[i], outcomes[i])
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM as the CLI turns it into one
+        raise RunInterrupted([outcomes[i] for i in sorted(outcomes)], len(jobs)) from None
     return [outcomes[i] for i in range(len(jobs))]
+
+
+class RunInterrupted(Exception):
+    """The run was stopped (SIGINT/SIGTERM): what finished before, for a report marked partial."""
+
+    def __init__(self, outcomes: list[Outcome], total: int) -> None:
+        super().__init__(f"interrupted after {len(outcomes)} of {total} notebook run(s)")
+        self.outcomes, self.total = outcomes, total
+
+
+def clear_previous_report(out_dir: Path) -> list[Path]:
+    """Remove what an earlier report left in `out_dir` (its index, results and the pages it lists), so
+    no stale page or link survives a rerun; nothing the kit did not write there is touched."""
+    results = out_dir / "results.json"
+    removed: list[Path] = []
+    listed: list[Path] = []
+    try:
+        for outcome in json.loads(results.read_text(encoding="utf-8")).get("outcomes", []):
+            listed += [Path(outcome[k]) for k in ("executed", "page") if isinstance(outcome.get(k), str)]
+    except (OSError, ValueError, AttributeError, TypeError):
+        pass  # no earlier report, or one unreadable: only its index and results go
+    root = out_dir.resolve()
+    for path in [out_dir / "index.html", results, *listed]:
+        path = path if path.is_absolute() else out_dir / path
+        if path.resolve().is_relative_to(root) and path.is_file() and path.suffix in (".html", ".json", ".ipynb"):
+            path.unlink()
+            removed.append(path)
+    return removed
 
 
 class StackError(RuntimeError):

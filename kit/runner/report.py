@@ -193,6 +193,8 @@ def render_index(outcomes: Sequence[Outcome], *, root: Path, title: str = "kit r
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            f"<title>{html.escape(title)}</title><style>{_INDEX_CSS}{_FINDINGS_CSS}</style></head><body>",
            f"<h1>{html.escape(title)}</h1>"]
+    if meta and meta.get("partial"):  # an interrupted run: say so first
+        out.append(f'<p class="partial"><strong>Partial report</strong>: {html.escape(meta["partial"])}</p>')
     if meta:
         out.append('<p class="meta">' + " &middot; ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in meta.items())
                    + "</p>")

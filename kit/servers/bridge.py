@@ -9,6 +9,7 @@ without one, the client's own bearer token is passed on.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from importlib.util import find_spec
@@ -25,6 +26,8 @@ from kit.servers.bridge_app import (  # noqa: F401 - the app's names, importable
     main,
     v1_url,
 )
+from kit.servers.bridge_app.upstream import UpstreamTimeouts
+from kit.servers.bridge_app.wire import API_KEY_ENV, shown_url
 from kit.servers.local import (
     LocalServer,
     LocalServerError,
@@ -66,7 +69,8 @@ class BridgeServer(ProcessServer):
     def __init__(self, *, upstream: str | None = None, local: LocalServer | None = None, host: str = DEFAULT_HOST,
                  port: int | None = None, log_path: str | Path | None = None, start_timeout: float = 60.0,
                  stop_timeout: float = 10.0, think_tags: bool = False, model_alias: str | None = None,
-                 stores_dir: str | Path | None = None) -> None:
+                 stores_dir: str | Path | None = None, api_key: str | None = None,
+                 timeouts: UpstreamTimeouts | None = None) -> None:
         if (upstream is None) == (local is None):
             raise ValueError("give the bridge one upstream: a URL (upstream=) or a LocalServer to start (local=)")
         self.upstream_url = v1_url(upstream) if upstream else None
@@ -76,6 +80,8 @@ class BridgeServer(ProcessServer):
         self.think_tags = think_tags
         self.model_alias = model_alias or (local.model_alias if local else None)
         self.stores_dir = Path(stores_dir) if stores_dir else None
+        self.api_key = api_key  # handed to the child in its environment, never on its command line
+        self.timeouts = timeouts or UpstreamTimeouts()
         self.command: list[str] = []
         self.start_seconds: float | None = None
 
@@ -93,12 +99,13 @@ class BridgeServer(ProcessServer):
     @property
     def describe(self) -> list[str]:
         """What `kit serve` prints about it."""
-        return [f"Responses API: {self.base_url}/responses (the kit's bridge over {self.upstream})",
-                f"upstream log: {self.local.log_path}" if self.local else f"upstream: {self.upstream}"]
+        return [f"Responses API: {self.base_url}/responses (the kit's bridge over {shown_url(self.upstream)})",
+                f"upstream log: {self.local.log_path}" if self.local else f"upstream: {shown_url(self.upstream)}"]
 
     def __repr__(self) -> str:
         state = f"running at {self.base_url}" if self.running else "stopped"
-        return f"<BridgeServer over {self.upstream_url or 'a managed llama.cpp server'} {state}, log {self.log_path}>"
+        over = shown_url(self.upstream_url) if self.upstream_url else "a managed llama.cpp server"
+        return f"<BridgeServer over {over} {state}, log {self.log_path}>"
 
     def start(self) -> BridgeServer:
         """Start the upstream (when managed), check it answers, start the bridge and wait until it does."""
@@ -150,15 +157,18 @@ class BridgeServer(ProcessServer):
             with httpx.Client(timeout=5.0, trust_env=False) as http:
                 http.get(self.upstream + "/models")
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise UpstreamDown(f"the upstream Chat Completions server does not answer at {self.upstream} "
-                               f"({type(exc).__name__}: {exc}): start it, or pass the right --upstream URL") from exc
+            raise UpstreamDown(f"the upstream Chat Completions server does not answer at {shown_url(self.upstream)} "
+                               f"({type(exc).__name__}): start it, or pass the right --upstream URL") from exc
         except httpx.HTTPError:
             pass
 
     def _spawn(self, port: int) -> None:
         self.port = port
         self.command = [sys.executable, "-m", "kit.servers.bridge_app", "--upstream", self.upstream,
-                        "--host", self.host, "--port", str(port)]
+                        "--host", self.host, "--port", str(port),
+                        "--connect-timeout", str(self.timeouts.connect),
+                        "--first-byte-timeout", str(self.timeouts.first_byte),
+                        "--idle-timeout", str(self.timeouts.idle)]
         if self.think_tags:
             self.command.append("--think-tags")
         if self.stores_dir:
@@ -167,7 +177,8 @@ class BridgeServer(ProcessServer):
             self.log_path = temp_log_path(f"kit-bridge-{port}-")
         if self._child is not None:  # a try that lost its port to another process
             self._child.stop()
-        self._child = ChildProcess(self.command, self.log_path, stop_timeout=self.stop_timeout).start()
+        env = {**os.environ, API_KEY_ENV: self.api_key} if self.api_key else None
+        self._child = ChildProcess(self.command, self.log_path, env=env, stop_timeout=self.stop_timeout).start()
 
     def _wait_until_ready(self) -> None:
         assert self._child is not None
@@ -181,7 +192,7 @@ class BridgeServer(ProcessServer):
         if "address already in use" in text.lower():
             raise PortBusy(busy_message(self.host, self.port))
         raise ServerCrashed(f"the served bridge exited with code {code} while starting. Command: "
-                            f"{' '.join(self.command)}\nLog {self.log_path}, last lines:\n{log_tail(text)}")
+                            f"{' '.join(shown_url(part) for part in self.command)}\nLog {self.log_path}, last lines:\n{log_tail(text)}")
 
     def _raise_timeout(self) -> NoReturn:
         raise ServerStartTimeout(f"the served bridge did not answer at {self.root_url} within "

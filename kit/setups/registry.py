@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from kit.setups.names import check_setup_name
+
 # "citations": the model copies the citation markers of search results into its answer (a 135M model
 # mangles them: seen with SmolLM2, which wrote `<|file-704c...>` for `<|file-704c...|>`).
 Capability = Literal["reasoning", "refusal", "vision", "tools", "file_search", "citations", "embeddings"]
@@ -188,6 +190,7 @@ def load_setups(config: Path | None = None) -> dict[str, Setup]:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ValueError(f"{path}: cannot read setups file: {exc}") from exc
     for name, fields in data.get("setups", {}).items():
+        check_setup_name(name, f"{path}: [setups.{name}]")
         fields = dict(fields)
         fields.pop("evidence", None)
         unknown = sorted(set(fields.get("capabilities", ())) - set(CAPABILITIES))
@@ -214,6 +217,7 @@ def load_setups(config: Path | None = None) -> dict[str, Setup]:
 
 
 def get_setup(name: str, config: Path | None = None) -> Setup:
+    check_setup_name(name, "setup", error=UnknownSetup)
     setups = load_setups(config)
     if name not in setups:
         raise UnknownSetup(f"unknown setup {name!r}; known setups: {', '.join(sorted(setups))} "

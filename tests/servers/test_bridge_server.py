@@ -262,8 +262,11 @@ def test_http_status_of_a_failed_response_is_the_upstreams_when_known() -> None:
     assert http_status_of({"code": "http_400"}) == 400
     assert http_status_of({"code": "rate_limit_exceeded"}) == 429
     assert http_status_of({"code": "connection_error"}) == 502
-    assert http_status_of({"code": "model_overloaded"}) == 500
-    assert http_status_of(None) == 500
+    # an upstream failure the bridge cannot map is a bad gateway (502): a 500 would say the bridge itself failed
+    assert http_status_of({"code": "model_overloaded"}) == 502
+    assert http_status_of(None) == 502
+    assert http_status_of({"code": "invalid_api_key", "message": "HTTP 401: Incorrect API key"}) == 401
+    assert http_status_of({"code": "upstream_timeout"}) == 504
 
 
 def test_starting_over_an_upstream_that_is_down_says_so(dead_upstream: str) -> None:
