@@ -21,7 +21,7 @@ def create_app(config: BridgeConfig) -> Any:
     """The Starlette app serving the bridge over `config.upstream`."""
     from starlette.applications import Starlette
 
-    from kit.servers.bridge_app import files, passthrough, responses
+    from kit.servers.bridge_app import files, passthrough, responses, stateful
 
     state = BridgeState.open(config)
 
@@ -30,7 +30,7 @@ def create_app(config: BridgeConfig) -> Any:
         yield
         await state.aclose()
 
-    app = Starlette(routes=[*passthrough.ROUTES[:1], *responses.ROUTES, *files.ROUTES, *passthrough.ROUTES[1:]],
+    app = Starlette(routes=[*passthrough.ROUTES[:1], *responses.ROUTES, *stateful.ROUTES, *files.ROUTES, *passthrough.ROUTES[1:]],
                     lifespan=lifespan)
     app.state.bridge = state
     app.state.config = config

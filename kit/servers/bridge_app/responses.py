@@ -7,12 +7,15 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
 from kit.bridge import stream_response
+from kit.bridge.conversation import StateError
 from kit.bridge.request import UnsupportedParameter
 from kit.servers.bridge_app.pump import END, EventPump
 from kit.servers.bridge_app.state import bridge_of, json_body
+from kit.servers.bridge_app.stateful import state_error
 from kit.servers.bridge_app.wire import TERMINAL, error_body, http_status_of, sse_event, stream_failure_event
 
 
@@ -27,8 +30,15 @@ async def responses(request: Request) -> Response:
     if body.get("input") is None:
         return JSONResponse(error_body("Missing required parameter: 'input'.", code="missing_required_parameter",
                                        param="input"), 400)
-    events = stream_response(state.client_for(request), body, think_tags=state.config.think_tags,
-                             stores=state.stores, max_tokens_field=state.config.max_tokens_field)
+    try:  # previous_response_id, conversation, store, background: resolved by the bridge's own state
+        response_id, turn = await run_in_threadpool(state.turns.begin, body)
+    except StateError as exc:
+        return state_error(exc)
+    events = state.turns.track(turn, stream_response(
+        state.client_for(request), turn.request, think_tags=state.config.think_tags, stores=state.stores,
+        max_tokens_field=state.config.max_tokens_field, response_id=response_id), response_id)
+    if turn.background:
+        return await _background(state, turn, events, response_id, streaming=bool(body.get("stream")))
     pump = EventPump(events)
     first = await pump.get()  # a request the bridge cannot express fails here, before any upstream call
     if isinstance(first, UnsupportedParameter):
@@ -43,6 +53,28 @@ async def responses(request: Request) -> Response:
         return StreamingResponse(_sse(first, pump), media_type="text/event-stream",
                                  headers={"cache-control": "no-cache"})
     return await _whole(first, pump)
+
+
+async def _background(state: Any, turn: Any, events: Any, response_id: str, *, streaming: bool) -> Response:
+    """A background response runs on whoever listens: streamed, the client follows its kept events; not
+    streamed, the answer is its snapshot once created (status `queued`), to poll with GET."""
+    try:  # a request the bridge cannot express fails here, before the response exists
+        first = await run_in_threadpool(next, events, None)
+    except UnsupportedParameter as exc:
+        return JSONResponse(error_body(str(exc), code="unsupported_parameter", param=exc.param), 400)
+    if first is None:
+        return JSONResponse(error_body("the bridge produced no events", type_="server_error",
+                                       code="server_error"), 500)
+    state.turns.run_in_background(turn, _prepend(first, events), response_id)
+    if streaming:
+        return StreamingResponse(state.turns.follow(response_id, None), media_type="text/event-stream",
+                                 headers={"cache-control": "no-cache"})
+    return JSONResponse(first.get("response") or {})
+
+
+def _prepend(first: dict[str, Any], rest: Any) -> Any:
+    yield first
+    yield from rest
 
 
 async def _whole(first: dict[str, Any], pump: EventPump) -> Response:

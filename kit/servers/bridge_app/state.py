@@ -43,6 +43,7 @@ class BridgeState:
     chat_client: Any  # openai.OpenAI over the upstream
     passthrough_http: httpx.AsyncClient
     stores: Any  # kit.bridge.VectorStores
+    turns: Any  # kit.servers.bridge_app.stateful.Turns: stored responses, conversations, background runs
     files: Files = field(default_factory=Files)
     store_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -51,12 +52,14 @@ class BridgeState:
         import openai
 
         from kit.bridge import VectorStores
+        from kit.bridge.response_store import ResponseStore
+        from kit.servers.bridge_app.stateful import Turns
 
         chat_client = openai.OpenAI(base_url=config.upstream.rstrip("/"), api_key=config.upstream_key or "kit-no-key",
                                     max_retries=0, timeout=600.0)
         passthrough_http = httpx.AsyncClient(timeout=httpx.Timeout(600.0, connect=10.0))
         stores_dir = config.stores_dir or Path(tempfile.mkdtemp(prefix="kit-bridge-stores-"))
-        return cls(config, chat_client, passthrough_http, VectorStores(stores_dir))
+        return cls(config, chat_client, passthrough_http, VectorStores(stores_dir), Turns(ResponseStore(stores_dir)))
 
     @property
     def upstream(self) -> str:
