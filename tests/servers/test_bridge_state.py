@@ -21,6 +21,7 @@ import pytest
 
 from kit.bridge.conversation import StateError, StoredTurn, item_list, resolve_turn, with_state
 from kit.events import parse, validate_stream
+from kit.events.across import check_input_items, check_resumed, compare_stored
 from kit.servers.bridge import BridgeServer
 from tests.loopback import LoopbackServer
 
@@ -251,3 +252,46 @@ def test_the_state_lives_in_the_bridges_folder(served: BridgeServer, client: ope
     client.responses.create(model="m", input="hi", user="fixture:" + TEXT)
     folder = Path(served.stores_dir) if getattr(served, "stores_dir", None) else None
     assert folder is not None and (folder / "responses.sqlite3").is_file()
+
+
+# -- the cross-request rules (kit.events.across) on the served bridge's real answers, and on mutations of them ----
+
+
+def test_the_stored_response_rule_passes_the_bridge_and_catches_a_changed_copy(client: openai.OpenAI) -> None:
+    events = list(client.responses.create(model="m", input="hi", stream=True, tools=[WEATHER],
+                                          user=f"fixture:{TOOL_CALL}"))
+    streamed = events[-1].response.model_dump(exclude_none=True)
+    stored = client.responses.retrieve(streamed["id"]).model_dump(exclude_none=True)
+    assert compare_stored(streamed, stored) == []
+    changed = json.loads(json.dumps(stored))
+    changed["output"][0]["call_id"] = "call_other"  # vLLM PR #38227: ids differing from the completed event
+    assert [(v.rule, v.output_index) for v in compare_stored(streamed, changed)] == [
+        ("state.stored-equals-stream", 0)]
+    emptied = {**stored, "output": []}  # vLLM PR #30223: empty output on completed
+    assert {v.rule for v in compare_stored(streamed, emptied)} == {"state.stored-equals-stream"}
+
+
+def test_the_resume_rule_passes_the_bridge_and_catches_a_repeat_and_a_gap(client: openai.OpenAI) -> None:
+    stream = client.responses.create(model="m", input="hi", background=True, stream=True, user=f"fixture:{TEXT}")
+    first = next(iter(stream))
+    stream.close()
+    resumed = [e.model_dump(exclude_none=True) for e in
+               client.responses.retrieve(first.response.id, stream=True, starting_after=2)]
+    assert len(resumed) > 3 and check_resumed(2, resumed) == []
+    repeated = [resumed[0], *resumed]
+    assert [v.rule for v in check_resumed(2, repeated)] == ["state.resume-continues"]
+    skipped = resumed[1:]
+    assert [v.rule for v in check_resumed(2, skipped)] == ["state.resume-continues"]
+
+
+def test_the_input_items_rule_passes_the_bridge_and_catches_a_lost_tool_output(client: openai.OpenAI) -> None:
+    first = client.responses.create(model="m", input="weather in Tokyo?", tools=[WEATHER], user=f"fixture:{TOOL_CALL}")
+    call = next(i for i in first.output if i.type == "function_call")
+    output = {"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}
+    second = client.responses.create(model="m", previous_response_id=first.id, input=[output], tools=[WEATHER],
+                                     user=f"fixture:{TEXT}")
+    listed = [i.model_dump(exclude_none=True) for i in client.responses.input_items.list(second.id, order="asc").data]
+    sent = [{"type": "message", "role": "user", "content": "weather in Tokyo?"}, output]
+    assert check_input_items(sent, listed) == []
+    lost = [i for i in listed if i["type"] != "function_call_output"]
+    assert [v.rule for v in check_input_items(sent, lost)] == ["state.input-items-complete"]
