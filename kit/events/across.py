@@ -25,6 +25,7 @@ from kit.events.validate import Violation
 STORED = "state.stored-equals-stream"
 RESUME = "state.resume-continues"
 INPUT_ITEMS = "state.input-items-complete"
+ACROSS_RULES = frozenset({STORED, RESUME, INPUT_ITEMS})  # judged here, never by validate_stream
 
 
 def _violation(rule: str, profile: str, message: str, **where: Any) -> list[Violation]:
