@@ -108,6 +108,13 @@ _CATALOG: tuple[Rule, ...] = (
     _rule("hosted.status-order", E, "hosted tool status events move forward only, once each, between the item's added and done", "Conv"),
     # Final response
     _rule("final.usage", W, "on completed: usage present and total == input + output", "Conv"),
+    # Across requests of the stateful API (kit.events.across: judged over several requests, not one stream)
+    _rule("state.stored-equals-stream", E, "GET /v1/responses/{id} returns the response its stream ended with "
+          "(id, status, model, output items, usage)", "API reference (Retrieve a model response)"),
+    _rule("state.resume-continues", E, "a stream resumed with starting_after=N continues at N+1 with no gap and no "
+          "repeat", "API reference (starting_after)"),
+    _rule("state.input-items-complete", E, "GET /v1/responses/{id}/input_items lists every tool output and message "
+          "the client sent", "API reference (List input items)"),
 )
 
 RULES: dict[str, Rule] = {rule.id: rule for rule in _CATALOG}

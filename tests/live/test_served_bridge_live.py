@@ -107,3 +107,35 @@ def test_the_managed_bridge_setup_starts_and_stops_both_servers() -> None:
         assert answer.status in ("completed", "incomplete") and answer.output_text
     assert not server.running and not server.local.running
     assert port_is_free("127.0.0.1", bridge_port) and port_is_free("127.0.0.1", local_port)
+
+
+def test_a_three_turn_tool_loop_with_previous_response_id_then_retrieve_input_items_and_delete(
+        client: openai.OpenAI, local_server: LocalServer) -> None:
+    """The held-back check of the stateful surface, as OpenAI's API reference describes it, with the plain SDK
+    against the served bridge over the real llama.cpp server: each turn sends only what is new."""
+    weather = {"type": "function", "name": "get_weather", "description": "The weather in a city.",
+               "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+    common = {"model": MODEL, "tools": [weather], "temperature": 0, "max_output_tokens": 48}
+    first = client.responses.create(input="What is the weather in Paris?",
+                                    tool_choice={"type": "function", "name": "get_weather"}, **common)
+    call = next(item for item in first.output if item.type == "function_call")
+    assert call.name == "get_weather" and json.loads(call.arguments)
+    second = client.responses.create(previous_response_id=first.id, tool_choice="none", **common, input=[
+        {"type": "function_call_output", "call_id": call.call_id, "output": "Sunny and 21 degrees."}])
+    assert second.previous_response_id == first.id and second.output_text.strip()
+    third = client.responses.create(previous_response_id=second.id, input="Thanks. Answer in one word: sunny?",
+                                    tool_choice="none", **common)
+    assert third.previous_response_id == second.id and third.status in ("completed", "incomplete")
+
+    stored = client.responses.retrieve(third.id)
+    assert stored.model_dump() == third.model_dump()  # the stored response is the one returned
+    items = client.responses.input_items.list(third.id, order="asc")
+    assert [i.type for i in items.data] == ["message", "function_call", "function_call_output", "message", "message"]
+    assert items.data[1].call_id == call.call_id and items.data[2].output == "Sunny and 21 degrees."
+    assert items.data[3].role == "assistant" and items.data[4].role == "user"
+
+    deleted = client.responses.with_raw_response.delete(third.id)
+    assert deleted.http_response.status_code == 200 and deleted.http_response.json()["deleted"] is True
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(third.id)
+    assert client.responses.retrieve(second.id).id == second.id  # only that one

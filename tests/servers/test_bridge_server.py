@@ -29,6 +29,7 @@ import openai
 import pytest
 
 from kit.bridge import create_response, stream_response
+from kit.bridge.conversation import with_state
 from kit.events.parse import sse_payloads
 from kit.events import parse, validate_stream
 from kit.servers import LocalServerError, PortBusy, server_for_setup
@@ -82,6 +83,14 @@ def in_process(upstream: LoopbackServer, request: dict[str, Any], **options: Any
     return list(stream_response(client, {**request, "stream": True}, **options))
 
 
+def as_served(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The in-process stream as the served bridge sends it: the same events, with the state a stored response
+    echoes (`store` defaults to true on OpenAI; the request named no previous response, conversation or
+    background) in every snapshot (kit.bridge.conversation)."""
+    echo = {"previous_response_id": None, "store": True, "background": False, "conversation": None}
+    return list(with_state(events, echo))
+
+
 def sent_headers(upstream: LoopbackServer) -> dict[str, str]:
     """The headers of the last request the upstream got, by lower-case name."""
     return {k.lower(): v for k, v in upstream.requests[-1]["headers"].items()}
@@ -101,7 +110,8 @@ def test_every_real_chat_stream_served_equals_the_in_process_bridge_and_passes_t
     request = request_for(f"chat/{path.name}")
     events, names = served_events(served_think if think else served, request)
     assert errors_of(events) == []
-    assert events == in_process(upstream, request, think_tags=think)
+    response_id = events[0]["response"]["id"]  # the served bridge names its responses itself (resp_<uuid>)
+    assert events == as_served(in_process(upstream, request, think_tags=think, response_id=response_id))
     assert names == [e["type"] for e in events]  # each event framed under its own type, as OpenAI sends them
     assert events[-1]["type"] in ("response.completed", "response.incomplete", "response.failed")
 
@@ -134,7 +144,9 @@ def test_without_streaming_the_served_answer_is_the_in_process_final_response(se
         answer = httpx.post(served.base_url + "/responses", json=request_for(capture), timeout=60, trust_env=False)
         assert answer.status_code == 200, answer.text
         client = openai.OpenAI(base_url=upstream.base_url, api_key="none", max_retries=0)
-        assert answer.json() == create_response(client, request_for(capture))
+        expected = create_response(client, request_for(capture), response_id=answer.json()["id"])
+        assert answer.json() == {**expected, "store": True, "previous_response_id": None, "background": False,
+                                 "conversation": None}
     assert answer.json()["status"] == "incomplete"  # LENGTH ends with finish_reason "length"
 
 
@@ -231,8 +243,10 @@ def app_client(dead_upstream: str, tmp_path_factory: pytest.TempPathFactory) -> 
     (b"[1, 2]", "invalid_json", None),
     (json.dumps({"input": "hi"}).encode(), "missing_required_parameter", "model"),
     (json.dumps({"model": "m"}).encode(), "missing_required_parameter", "input"),
-    (json.dumps({"model": "m", "input": "hi", "previous_response_id": "resp_1", "stream": True}).encode(),
-     "unsupported_parameter", "previous_response_id"),
+    (json.dumps({"model": "m", "input": "hi", "background": True, "store": False}).encode(),
+     "invalid_request", "background"),
+    (json.dumps({"model": "m", "input": "hi", "previous_response_id": "resp_1", "conversation": "conv_1"}).encode(),
+     "invalid_request", "conversation"),
 ])
 def test_requests_the_bridge_cannot_serve_are_http_400_before_any_upstream_call(app_client: Any, body: bytes,
                                                                                 code: str, param: str | None) -> None:

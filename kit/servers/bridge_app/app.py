@@ -45,7 +45,7 @@ def create_app(config: BridgeConfig) -> Any:
     from starlette.middleware import Middleware
     from starlette.responses import JSONResponse
 
-    from kit.servers.bridge_app import files, passthrough, responses
+    from kit.servers.bridge_app import files, passthrough, responses, stateful
     from kit.servers.bridge_app.guard import RequestRefused
 
     state = BridgeState.open(config)
@@ -70,7 +70,7 @@ def create_app(config: BridgeConfig) -> Any:
         return JSONResponse(error_body(f"the bridge failed: {type(exc).__name__}", type_="server_error",
                                        code="server_error"), 500)
 
-    app = Starlette(routes=[*passthrough.ROUTES[:1], *responses.ROUTES, *files.ROUTES, *passthrough.ROUTES[1:]],
+    app = Starlette(routes=[*passthrough.ROUTES[:1], *responses.ROUTES, *stateful.ROUTES, *files.ROUTES, *passthrough.ROUTES[1:]],
                     lifespan=lifespan, middleware=[Middleware(Guard, config=config)],
                     exception_handlers={RequestRefused: refused, HTTPException: http_error, Exception: bug})
     app.state.bridge = state

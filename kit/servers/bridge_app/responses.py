@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
 from kit.bridge import stream_response
+from kit.bridge.conversation import StateError
 from kit.bridge.request import UnsupportedParameter
 from kit.servers.bridge_app.pump import END, EventPump
 from kit.servers.bridge_app.state import bridge_of, json_body
+from kit.servers.bridge_app.stateful import state_error
 from kit.servers.bridge_app.upstream import UpstreamCall, UpstreamTimeouts
 from kit.servers.bridge_app.wire import TERMINAL, error_body, http_status_of, sse_event, stream_failure_event
 
@@ -82,10 +85,20 @@ async def responses(request: Request) -> Response:
                                        param="input"), 400)
     if not isinstance(body.get("stream", False), (bool, type(None))):
         return JSONResponse(error_body("'stream' must be a boolean", code="invalid_type", param="stream"), 400)
+    try:  # previous_response_id, conversation, store, background: resolved by the bridge's own state
+        response_id, turn = await run_in_threadpool(state.turns.begin, body)
+    except StateError as exc:
+        return state_error(exc)
     call = state.call_for(request)
-    pump = EventPump(lambda: stream_response(call.client, body, think_tags=state.config.think_tags,
-                                             stores=state.stores, max_tokens_field=state.config.max_tokens_field),
-                     call)
+
+    def events() -> Iterator[dict[str, Any]]:
+        return state.turns.track(turn, stream_response(
+            call.client, turn.request, think_tags=state.config.think_tags, stores=state.stores,
+            max_tokens_field=state.config.max_tokens_field, response_id=response_id), response_id)
+
+    if turn.background:
+        return await _background(state, turn, events(), response_id, call, streaming=bool(body.get("stream")))
+    pump = EventPump(events, call)
     progress = Progress(state.config.timeouts)
     watch = asyncio.ensure_future(_disconnect(request))
     streaming = False
@@ -146,6 +159,31 @@ async def _next(pump: EventPump, watch: asyncio.Future[Any], seconds: float) -> 
     item.cancel()
     pump.stop()
     return _GONE if watch in done else _LATE
+
+
+async def _background(state: Any, turn: Any, events: Any, response_id: str, call: UpstreamCall, *,
+                      streaming: bool) -> Response:
+    """A background response runs on whoever listens: streamed, the client follows its kept events; not
+    streamed, the answer is its snapshot once created (status `queued`), to poll with GET."""
+    try:  # a request the bridge cannot express fails here, before the response exists
+        first = await run_in_threadpool(next, events, None)
+    except UnsupportedParameter as exc:
+        call.close()
+        return JSONResponse(error_body(str(exc), code="unsupported_parameter", param=exc.param), 400)
+    if first is None:
+        call.close()
+        return JSONResponse(error_body("the bridge produced no events", type_="server_error",
+                                       code="server_error"), 500)
+    state.turns.run_in_background(turn, _prepend(first, events), response_id, call)
+    if streaming:
+        return StreamingResponse(state.turns.follow(response_id, None), media_type="text/event-stream",
+                                 headers={"cache-control": "no-cache"})
+    return JSONResponse(first.get("response") or {})
+
+
+def _prepend(first: dict[str, Any], rest: Any) -> Any:
+    yield first
+    yield from rest
 
 
 async def _whole(first: dict[str, Any], pump: EventPump, progress: Progress, watch: asyncio.Future[Any]) -> Response:

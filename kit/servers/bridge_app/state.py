@@ -66,6 +66,7 @@ class BridgeState:
     passthrough_http: httpx.AsyncClient
     stores: Any  # kit.bridge.VectorStores
     files: Files
+    turns: Any  # kit.servers.bridge_app.stateful.Turns: stored responses, conversations, background runs
     store_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -73,6 +74,8 @@ class BridgeState:
         import openai
 
         from kit.bridge import VectorStores
+        from kit.bridge.response_store import ResponseStore
+        from kit.servers.bridge_app.stateful import Turns
 
         chat_client = openai.OpenAI(base_url=config.upstream.rstrip("/"), api_key=config.upstream_key or "kit-no-key",
                                     max_retries=0, timeout=config.timeouts.httpx())
@@ -80,7 +83,8 @@ class BridgeState:
         stores_dir = config.stores_dir or Path(tempfile.mkdtemp(prefix="kit-bridge-stores-"))
         uploads = Path(tempfile.mkdtemp(prefix="kit-bridge-uploads-"))
         ssl_context()  # loaded once now (a fifth of a second), not on the first request
-        return cls(config, chat_client, passthrough_http, VectorStores(stores_dir), Files(uploads))
+        return cls(config, chat_client, passthrough_http, VectorStores(stores_dir), Files(uploads),
+                   Turns(ResponseStore(stores_dir)))
 
     @property
     def upstream(self) -> str:
