@@ -228,7 +228,7 @@ def test_a_background_stream_resumed_with_starting_after_continues_with_no_gap_o
     assert [e.type for e in head[:3]] == ["response.created", "response.queued", "response.in_progress"]
     assert tail[-1].type == "response.completed"
     whole = [e.model_dump(exclude_none=True) for e in head + tail]
-    assert [v for v in validate_stream(parse(whole), "openai") if v.severity == "error"] == []
+    assert [v for v in validate_stream(parse(whole), "openai") if v.severity == "error"] == [], [(e["sequence_number"], e["type"]) for e in whole]
 
 
 @pytest.mark.fault_injection  # the loopback upstream sleeps between chunks on request (metadata.fault slow:S)

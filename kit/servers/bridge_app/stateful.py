@@ -96,7 +96,8 @@ class Turns:
     def run_in_background(self, turn: Turn, events: Iterator[dict[str, Any]], response_id: str,
                           call: Any = None) -> None:
         """Run the response to its end in a thread of its own, whoever listens; `cancel` stops it, and cancels
-        its upstream call (`call`, an UpstreamCall) at once, stalled or not."""
+        its upstream call (`call`, an UpstreamCall) at once, stalled or not. `events` are already tracked
+        (`track`): each is kept as it passes, once."""
         flag = threading.Event()
         with self._lock:
             self._cancel[response_id] = flag
@@ -104,9 +105,8 @@ class Turns:
                 self._calls[response_id] = call
 
         def run() -> None:
-            tracked = self.track(turn, events, response_id)
             try:
-                for _ in tracked:
+                for _ in events:
                     if flag.is_set():
                         break
             except Exception:  # noqa: BLE001 - the bridge's own failure: logged; the response is marked failed
@@ -114,7 +114,6 @@ class Turns:
                 self._finish(response_id, "failed")
             finally:
                 with contextlib.suppress(Exception):
-                    tracked.close()
                     events.close()  # type: ignore[attr-defined]
                 if flag.is_set():
                     self._finish(response_id, "cancelled")
