@@ -56,7 +56,6 @@ from kit.servers.process import (
     first_exit,
     free_port,
     log_tail,
-    port_is_free,
     read_log,
     served_models,
     temp_log_path,

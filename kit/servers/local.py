@@ -46,7 +46,6 @@ from kit.servers.process import (
     busy_message,
     free_port,
     log_tail,
-    port_is_free,
     read_log,
     served_models,
     temp_log_path,

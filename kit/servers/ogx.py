@@ -39,7 +39,6 @@ from kit.servers.process import (
     busy_message,
     free_port,
     log_tail,
-    port_is_free,
     served_models,
 )
 from kit.servers.process import stop_process_group as _stop_group  # noqa: F401 - the name tests/servers use

@@ -3,7 +3,9 @@
 The server runs on a copy of the notebooks (JupyterLab autosaves: running cells
 in the project's own notebooks would write outputs into committed files), with
 its settings, workspaces and runtime files in a temporary folder, replaying the
-project's recordings.
+project's recordings. The copy sits in a project folder of its own
+(pyproject.toml, recordings/ linked to the project's), which is how a notebook
+in JupyterLab finds its recordings: its run context's defaults, no variable.
 """
 
 from __future__ import annotations
@@ -56,10 +58,11 @@ class LabServer:
     def start(self) -> "LabServer":
         shutil.copytree(PROJECT / "kit" / "suites", self.notebooks,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "*.py", "__pycache__"))
+        (self.workdir / "pyproject.toml").write_text('[project]\nname = "lab-copy"\nversion = "0"\n')
+        (self.workdir / "recordings").symlink_to(PROJECT / "recordings", target_is_directory=True)  # a project
         state = self.workdir / "jupyter"
         env = dict(os.environ)
         env.update({
-            "KIT_RECORDING_DIR": str(PROJECT / "recordings"), "KIT_INFERENCE_MODE": "replay",
             "JUPYTER_CONFIG_DIR": str(state / "config"), "JUPYTER_RUNTIME_DIR": str(state / "runtime"),
             "JUPYTER_DATA_DIR": str(state / "data"), "JUPYTERLAB_SETTINGS_DIR": str(state / "settings"),
             "JUPYTERLAB_WORKSPACES_DIR": str(state / "workspaces"),

@@ -10,7 +10,6 @@ for the pinned version. The first run installs LiteLLM with uv from PyPI
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,14 +54,15 @@ def listening_addresses(port: int) -> set[str]:
 
 def test_the_proxy_listens_on_loopback_only_and_wants_its_key(proxy: LiteLLMServer) -> None:
     assert listening_addresses(proxy.port or 0) == {"0100007F"}  # 127.0.0.1, nothing else
-    key = os.environ[SETUP.key_env or ""]
+    key = proxy.client_environment()[SETUP.key_env or ""]
     assert httpx.get(proxy.base_url + "/models", timeout=10).status_code >= 400
     answer = httpx.get(proxy.base_url + "/models", headers={"Authorization": f"Bearer {key}"}, timeout=10)
     assert answer.status_code == 200 and SETUP.text_model in [m["id"] for m in answer.json()["data"]]
 
 
 def test_battery_breaks_exactly_the_baselined_rules(proxy: LiteLLMServer) -> None:
-    client = kit_client("litellm", "live", base_url=proxy.base_url)
+    client = kit_client("litellm", "live", base_url=proxy.base_url,
+                        api_key=proxy.client_environment()[SETUP.key_env or ""])  # the proxy hands its key over
     problems = []
     ran = 0
     for result in run_battery(client, SETUP):
@@ -80,8 +80,8 @@ def test_battery_breaks_exactly_the_baselined_rules(proxy: LiteLLMServer) -> Non
 
 
 def test_the_key_reaches_no_recording_and_no_log(proxy: LiteLLMServer, tmp_path: Path) -> None:
-    key = os.environ[SETUP.key_env or ""]
-    client = kit_client("litellm", "record", base_url=proxy.base_url, recording_dir=tmp_path)
+    key = proxy.client_environment()[SETUP.key_env or ""]
+    client = kit_client("litellm", "record", base_url=proxy.base_url, recording_dir=tmp_path, api_key=key)
     stream = client.responses.create(model=SETUP.text_model, input="Say hi.", max_output_tokens=8, temperature=0,
                                      stream=True)
     assert [event.type for event in stream][-1] in {"response.completed", "response.incomplete"}
