@@ -20,7 +20,7 @@ def test_start_reads_no_environment_variable(monkeypatch: pytest.MonkeyPatch, tm
     monkeypatch.setenv("KIT_INFERENCE_MODE", "record")
     monkeypatch.setenv("KIT_RECORDING_DIR", str(tmp_path))
     monkeypatch.setenv("KIT_REPLAY_STYLE", "split")
-    monkeypatch.chdir(ROOT / "notebooks" / "responses")
+    monkeypatch.chdir(ROOT / "kit" / "suites" / "responses")
     scenario = nb.start({})  # JupyterLab's `run = {}`
     assert scenario.mode is InferenceMode.REPLAY and scenario.setup.name == "local"
     assert scenario.recording_dir == ROOT / "recordings"  # the project's, found from the notebook's folder
