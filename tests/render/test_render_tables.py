@@ -101,3 +101,23 @@ def test_items_table_shows_function_arguments(responses_dir: Path) -> None:
     (done,) = [e for e in raw_lines(responses_dir, name) if e["type"] == "response.function_call_arguments.done"]
     table = kit.render.items_table(load(responses_dir, name))
     assert list(table["arguments"]) == [done["arguments"]]
+
+
+def test_tables_show_a_heading_and_every_column_with_long_values_shortened_for_display_only(responses_dir: Path) -> None:
+    import re
+
+    stream = load(responses_dir, WEB_SEARCH)
+    items = kit.render.items_table(stream)
+    html = items._repr_html_()
+    assert items.caption == "Output items" and 'class="kit-table-caption"' in html and "Output items" in html
+    assert "columns" not in re.sub(r"<[^>]+>", " ", html)  # no "1 rows × 21 columns": nothing hidden
+    shown = re.sub(r"<[^>]+>", " ", html)
+    for column in kit.render.tables.ITEM_COLUMNS:
+        assert column in shown, column
+    long_id = next(value for value in items["id"] if len(value) > kit.render.tables.ID_DISPLAY_LIMIT)
+    assert long_id not in html and long_id[:10] in html and "…" in html  # shortened on screen
+    assert long_id in list(items["id"])  # the frame keeps it whole
+    assert len(items) <= kit.render.tables.TRANSPOSE_ROWS and "item 0" in shown  # few items: one column per item
+    events = kit.render.events_table(stream)
+    assert events.caption == "Events" and f"({len(events)} rows" in events._repr_html_()
+    assert type(events[["type"]]).__name__ == "ViewTable" and isinstance(events, pd.DataFrame)
