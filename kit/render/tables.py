@@ -9,6 +9,7 @@ indices stays integer even when some events lack the field.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
 from typing import Any, Iterable
 
@@ -21,7 +22,7 @@ from kit.sources import to_stream
 from kit.events.model import ArgumentsDone, TextDone
 from kit.render.layout import shorten
 
-ID_DISPLAY_LIMIT = 28  # ids in a table cell: start and end kept, the full value stays in the frame
+ID_DISPLAY_LIMIT = 22  # ids in a table cell: start and end kept, the full value stays in the frame
 TEXT_DISPLAY_LIMIT = 120
 TRANSPOSE_ROWS = 4  # a table of so few rows reads better as one column per row (fields down the side)
 MAX_DISPLAY_ROWS = 60
@@ -57,17 +58,33 @@ def table_html(frame: pd.DataFrame, caption: str) -> str:
     shown = pd.DataFrame({column: [_display_value(value, str(column)) for value in frame[column]] for column in frame.columns},
                          index=frame.index).astype(object)
     shown = shown.where(shown.notna(), "")
+    empty = [str(column) for column in shown.columns if len(shown) and (shown[column] == "").all()]
+    shown = shown.drop(columns=empty)  # named under the heading: nothing is hidden, no width is spent on blanks
     rows = len(frame)
     transposed = 0 < rows <= TRANSPOSE_ROWS and len(frame.columns) > 8
     if transposed:
         shown = shown.T
         shown.columns = [f"{frame.index.name or 'row'} {label}" for label in frame.index]
     body = shown.to_html(max_rows=MAX_DISPLAY_ROWS, max_cols=None, border=0, classes="kit-table",
-                         show_dimensions=False, index=True)
-    body = body.replace("<table ", '<table style="max-width:100%;table-layout:auto;overflow-wrap:anywhere" ', 1)
+                         show_dimensions=False, index=True, float_format=lambda value: f"{value:.3f}")
+    body = _CELL.sub(_breakable, body)  # long names break at . and _, not mid-word
+    body = body.replace("<table ", '<table style="max-width:100%;table-layout:auto;overflow-wrap:break-word" ', 1)
     what = f"{rows} row{'' if rows == 1 else 's'}" + (f", {MAX_DISPLAY_ROWS} shown" if rows > MAX_DISPLAY_ROWS else "")
+    if empty:
+        what += "; empty in every row: " + ", ".join(empty)
     heading = f'<div class="kit-table-caption" style="font-weight:600;margin:8px 0 4px">{escape(caption)} <span style="font-weight:400;opacity:.65">({what})</span></div>'
     return f'<div class="kit-table-view" data-caption="{escape(caption)}">{heading}{body}</div>'
+
+
+_CELL = re.compile(r"(<t[dh][^>]*>)([^<]+)(</t[dh]>)")
+_BREAK = re.compile(r"([._/])(?=\w)")
+
+
+def _breakable(match: re.Match[str]) -> str:
+    opening, text, closing = match.groups()
+    if opening.startswith("<th") or len(text) > ID_DISPLAY_LIMIT + 2:
+        text = _BREAK.sub("\\1<wbr>", text)
+    return opening + text + closing
 
 
 def _titled(frame: pd.DataFrame, caption: str) -> ViewTable:

@@ -43,7 +43,7 @@ details.kit-request > summary { font-weight: 600; color: inherit; }
 .jp-OutputArea-output pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 .jp-RenderedHTMLCommon table.dataframe { font-size: 12px; max-width: 100%; table-layout: auto; }
 .jp-RenderedHTMLCommon table.dataframe th, .jp-RenderedHTMLCommon table.dataframe td {
-  white-space: normal; overflow-wrap: anywhere; padding: 2px 6px; }
+  white-space: normal; overflow-wrap: break-word; padding: 2px 6px; }
 .kit-verdict { font: 14px/1.45 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 12px 16px;
   padding: 10px 14px; border: 1px solid #d0d7de; border-left: 6px solid var(--kit-verdict, #6e7781);
   border-radius: 6px; overflow-wrap: anywhere; }
@@ -224,6 +224,14 @@ def verdict_html(title: str, status: str | None, summary: Mapping[str, Any], fin
         out.append('<div class="kit-meta">no rule broken</div>')
     out.append("</section>")
     return "\n".join(out)
+
+
+def finding_line(finding: Mapping[str, str]) -> str:
+    """`rule — reason — upstream` for terminals; without a link, "no upstream issue known" unless the reason says so."""
+    url = finding.get("upstream") or ""
+    reason = finding.get("reason") or ""
+    tail = url or ("" if "upstream" in reason.lower() else "no upstream issue known")
+    return " — ".join(part for part in (finding.get("rule") or "", reason, tail) if part)
 
 
 def _upstream(finding: Mapping[str, str]) -> str:
