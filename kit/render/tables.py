@@ -24,6 +24,7 @@ from kit.render.layout import shorten
 
 ID_DISPLAY_LIMIT = 22  # ids in a table cell: start and end kept, the full value stays in the frame
 TEXT_DISPLAY_LIMIT = 120
+LONG_CELL = 30  # characters: a longer value (arguments, many rules) may wrap, a shorter one keeps to one line
 TRANSPOSE_ROWS = 4  # a table of so few rows reads better as one column per row (fields down the side)
 MAX_DISPLAY_ROWS = 60
 
@@ -48,6 +49,8 @@ class ViewTable(pd.DataFrame):
 
 
 def _display_value(value: Any, column: str) -> Any:
+    if column == "rules" and isinstance(value, str):
+        return value.replace(",", ", ")  # room to break between rule ids
     if isinstance(value, str):
         return shorten(value, ID_DISPLAY_LIMIT if column in ("id", "item_id") else TEXT_DISPLAY_LIMIT)
     return value
@@ -59,7 +62,9 @@ def table_html(frame: pd.DataFrame, caption: str) -> str:
                          index=frame.index).astype(object)
     shown = shown.where(shown.notna(), "")
     empty = [str(column) for column in shown.columns if len(shown) and (shown[column] == "").all()]
-    shown = shown.drop(columns=empty)  # named under the heading: nothing is hidden, no width is spent on blanks
+    same = {str(column): shown[column].iloc[0] for column in shown.columns
+            if len(shown) > TRANSPOSE_ROWS and str(column) not in empty and shown[column].nunique() == 1}
+    shown = shown.drop(columns=[*empty, *same])  # named under the heading: nothing is hidden, no width spent on repeats
     rows = len(frame)
     transposed = 0 < rows <= TRANSPOSE_ROWS and len(frame.columns) > 8
     if transposed:
@@ -72,6 +77,8 @@ def table_html(frame: pd.DataFrame, caption: str) -> str:
     what = f"{rows} row{'' if rows == 1 else 's'}" + (f", {MAX_DISPLAY_ROWS} shown" if rows > MAX_DISPLAY_ROWS else "")
     if empty:
         what += "; empty in every row: " + ", ".join(empty)
+    if same:
+        what += "; the same in every row: " + ", ".join(f"{name} = {value}" for name, value in same.items())
     heading = f'<div class="kit-table-caption" style="font-weight:600;margin:8px 0 4px">{escape(caption)} <span style="font-weight:400;opacity:.65">({what})</span></div>'
     return f'<div class="kit-table-view" data-caption="{escape(caption)}">{heading}{body}</div>'
 
@@ -81,10 +88,12 @@ _BREAK = re.compile(r"([._/])(?=\w)")
 
 
 def _breakable(match: re.Match[str]) -> str:
+    """Headers break at dots and underscores; a value stays on one line unless it is long text (then it wraps)."""
     opening, text, closing = match.groups()
-    if opening.startswith("<th") or len(text) > ID_DISPLAY_LIMIT + 2:
-        text = _BREAK.sub("\\1<wbr>", text)
-    return opening + text + closing
+    if opening.startswith("<th"):  # a long column name takes two lines, so a narrow column of numbers stays narrow
+        return opening + (text.replace("_", "_<br>", 1) if len(text) > 8 else text) + closing
+    style = "white-space:normal;overflow-wrap:anywhere;min-width:12em" if len(text) > LONG_CELL else "white-space:nowrap"
+    return f'{opening[:-1]} style="{style}">' + text + closing
 
 
 def _titled(frame: pd.DataFrame, caption: str) -> ViewTable:

@@ -42,8 +42,8 @@ details.kit-request > summary { font-weight: 600; color: inherit; }
 .jp-OutputArea-output { overflow-x: hidden; overflow-wrap: anywhere; }
 .jp-OutputArea-output pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 .jp-RenderedHTMLCommon table.dataframe { font-size: 12px; max-width: 100%; table-layout: auto; }
-.jp-RenderedHTMLCommon table.dataframe th, .jp-RenderedHTMLCommon table.dataframe td {
-  white-space: normal; overflow-wrap: break-word; padding: 2px 6px; }
+.jp-RenderedHTMLCommon table.dataframe th, .jp-RenderedHTMLCommon table.dataframe td { padding: 2px 6px; }
+.jp-RenderedHTMLCommon table.dataframe th { white-space: normal; overflow-wrap: break-word; }
 .kit-verdict { font: 14px/1.45 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 12px 16px;
   padding: 10px 14px; border: 1px solid #d0d7de; border-left: 6px solid var(--kit-verdict, #6e7781);
   border-radius: 6px; overflow-wrap: anywhere; }
@@ -193,14 +193,15 @@ def verdict_html(title: str, status: str | None, summary: Mapping[str, Any], fin
     heading = html.escape(title.rsplit(": ", 1)[0] if status and title.endswith(status) else title)
     out = [f'<section class="kit-verdict" data-status="{html.escape(status or "")}" style="--kit-verdict:{color}">',
            f"<h1>{heading}</h1>"]
-    line = [f'<span class="kit-status-badge">{html.escape(status or "not judged")}</span>']
+    line = [f'<span class="kit-status-badge">{html.escape(status)}</span>'] if status else []
     if violations:
         line.append(html.escape(violations_text({"errors": violations.get("errors", 0),
                                                  "warnings": violations.get("warnings", 0)})))
     streams = summary.get("streams")
     if isinstance(streams, int):
         line.append(f'<span class="kit-meta">{streams} stream{"" if streams == 1 else "s"} judged</span>')
-    out.append("<div>" + " &middot; ".join(line) + "</div>")
+    if line:
+        out.append("<div>" + " &middot; ".join(line) + "</div>")
     by_rule = violations.get("by_rule") or {}
     events = violations.get("error_events") or {}
     known = {f.get("rule"): f for f in findings}

@@ -235,9 +235,9 @@ def test_pages_are_readable_at_1280px(context: Any, report: Report) -> None:
         tall = page.evaluate("""() => [...document.querySelectorAll('table.dataframe tbody tr')].map(tr => {
             const size = parseFloat(getComputedStyle(tr.querySelector('td') || tr).fontSize);
             return [tr.getBoundingClientRect().height / size, tr.textContent.trim().slice(0, 60)];
-          }).filter(([ratio]) => ratio > 2.6)""")
+          }).filter(([ratio]) => ratio > 3.6)""")  # two lines at most: a long rules list may wrap once, nothing scrolls
         if tall:
-            problems.append(f"{opened.name}: {len(tall)} table row(s) wrap onto several lines, e.g. {tall[0][1]!r}")
+            problems.append(f"{opened.name}: {len(tall)} table row(s) wrap onto more than two lines, e.g. {tall[0][1]!r}")
         hidden = page.evaluate("""() => [...document.querySelectorAll('.jp-OutputArea-output table')]
             .filter(t => t.getBoundingClientRect().right > window.innerWidth)
             .filter(t => { for (let e = t.parentElement; e; e = e.parentElement) {
