@@ -72,14 +72,14 @@ def table_html(frame: pd.DataFrame, caption: str) -> str:
         shown.columns = [f"{frame.index.name or 'row'} {label}" for label in frame.index]
     body = shown.to_html(max_rows=MAX_DISPLAY_ROWS, max_cols=None, border=0, classes="kit-table",
                          show_dimensions=False, index=True, float_format=lambda value: f"{value:.3f}")
-    body = _CELL.sub(_breakable, body)  # long names break at . and _, not mid-word
+    body = _CELL.sub(lambda match: _breakable(match, split_names=not transposed), body)
     body = body.replace("<table ", '<table style="max-width:100%;table-layout:auto;overflow-wrap:break-word" ', 1)
     what = f"{rows} row{'' if rows == 1 else 's'}" + (f", {MAX_DISPLAY_ROWS} shown" if rows > MAX_DISPLAY_ROWS else "")
     if empty:
         what += "; empty in every row: " + ", ".join(empty)
     if same:
         what += "; the same in every row: " + ", ".join(f"{name} = {value}" for name, value in same.items())
-    heading = f'<div class="kit-table-caption" style="font-weight:600;margin:8px 0 4px">{escape(caption)} <span style="font-weight:400;opacity:.65">({what})</span></div>'
+    heading = f'<div class="kit-table-caption" style="font-weight:600;margin:8px 0 4px">{escape(caption)} <span style="font-weight:400;opacity:.65">({escape(what)})</span></div>'
     return f'<div class="kit-table-view" data-caption="{escape(caption)}">{heading}{body}</div>'
 
 
@@ -87,13 +87,15 @@ _CELL = re.compile(r"(<t[dh][^>]*>)([^<]+)(</t[dh]>)")
 _BREAK = re.compile(r"([._/])(?=\w)")
 
 
-def _breakable(match: re.Match[str]) -> str:
-    """Headers break at dots and underscores; a value stays on one line unless it is long text (then it wraps)."""
+def _breakable(match: re.Match[str], *, split_names: bool) -> str:
+    """A long column name takes two lines, so a narrow column of numbers stays narrow; a value stays on one
+    line unless it is long text (then it wraps, at dots and underscores first)."""
     opening, text, closing = match.groups()
-    if opening.startswith("<th"):  # a long column name takes two lines, so a narrow column of numbers stays narrow
-        return opening + (text.replace("_", "_<br>", 1) if len(text) > 8 else text) + closing
-    style = "white-space:normal;overflow-wrap:anywhere;min-width:12em" if len(text) > LONG_CELL else "white-space:nowrap"
-    return f'{opening[:-1]} style="{style}">' + text + closing
+    if opening.startswith("<th"):
+        return opening + (text.replace("_", "_<br>", 1) if split_names and len(text) > 8 else text) + closing
+    if len(text) <= LONG_CELL:
+        return f'{opening[:-1]} style="white-space:nowrap">' + text + closing
+    return f'{opening[:-1]} style="white-space:normal;overflow-wrap:anywhere;min-width:12em">' + _BREAK.sub("\\1<wbr>", text) + closing
 
 
 def _titled(frame: pd.DataFrame, caption: str) -> ViewTable:

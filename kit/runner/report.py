@@ -52,7 +52,6 @@ details.kit-request > summary { font-weight: 600; color: inherit; }
   color: #fff; background: var(--kit-verdict, #6e7781); }
 .kit-verdict ul { margin: 4px 0; padding-left: 20px; } .kit-verdict code { font-size: 12px; }
 .kit-verdict .kit-meta { color: #57606a; font-size: 12px; }
-.kit-expected { color: #57606a; }
 </style>
 {% endblock extra_css %}
 {%- block body_header -%}
@@ -182,7 +181,7 @@ def page_notebook(nb: Any, *, title: str, status: str | None, summary: Mapping[s
         elif cell.cell_type == "markdown" and source.lstrip().startswith(CHECKS_PREFIX):
             expected = source.lstrip()[len(CHECKS_PREFIX):].strip()
             outcome = "" if passed else f"\n\n*On this setup: **{status}** — see the verdict at the top of the page.*"
-            cell.source = f'<div class="kit-expected">\n\n**Expected:** {expected}{outcome}\n\n</div>'
+            cell.source = f"**Expected:** {expected}{outcome}"
     return nb, verdict_html(title, status, summary, findings)
 
 

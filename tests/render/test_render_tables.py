@@ -135,3 +135,9 @@ def test_a_column_with_one_value_in_every_row_is_said_once_under_the_heading(res
     text = re.sub(r"<[^>]+>", " ", events._repr_html_().replace("<wbr>", "").replace("<br>", ""))
     assert "the same in every row: " in text and "known = True" in text
     assert text.count("True") == 1  # not repeated in every row
+
+
+def test_values_said_under_the_heading_are_escaped() -> None:
+    events = [{"type": "<script>x</script>", "sequence_number": n} for n in range(6)]
+    html = kit.render.events_table(kit.events.parse_events(events), profile=None)._repr_html_()
+    assert "<script>" not in html and "&lt;script&gt;" in html
