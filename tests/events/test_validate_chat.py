@@ -298,3 +298,53 @@ def test_junk_in_any_field_of_a_real_chat_stream_is_judged_never_raised(name: st
         target[path[-1]] = JUNK[count % len(JUNK)]
         for violation in validate_stream(parse_events(broken), "chat"):
             assert violation.rule in enabled_rules("chat") and isinstance(violation.message, str)
+
+
+# -- the rules' claims about clients, checked against openai-python's own stream helper -----------------------------
+
+def _sdk_snapshot(stream_chunks: list[Any]) -> Any:
+    from openai._models import construct_type  # how the SDK builds each chunk it streams (no validation)
+    from openai.lib.streaming.chat._completions import ChatCompletionStreamState
+    from openai.types.chat import ChatCompletionChunk
+
+    state = ChatCompletionStreamState()
+    for chunk in stream_chunks:
+        if "choices" in chunk and not chunk.get("error"):
+            state.handle_chunk(construct_type(type_=ChatCompletionChunk, value=chunk))
+    return state.current_completion_snapshot
+
+
+def test_the_sdk_doubles_a_repeated_tool_name_as_chat_tool_call_delta_says() -> None:
+    real = chunks(DEEPSEEK)
+    assert _sdk_snapshot(real).choices[0].message.tool_calls[0].function.name == "get_current_date"
+    _name_repeated(real)
+    assert _sdk_snapshot(real).choices[0].message.tool_calls[0].function.name == "get_current_dateget_current_date"
+
+
+def test_the_sdk_merges_two_calls_at_one_index_as_the_real_openrouter_stream_shows() -> None:
+    real = chunks("req_llm-vkryukov__openrouter-gemini-flash-lite-reasoning-error")
+    ids = {call["id"] for chunk in real for choice in chunk.get("choices", [])
+           for call in (choice.get("delta") or {}).get("tool_calls") or [] if call.get("id")}
+    calls = _sdk_snapshot(real).choices[0].message.tool_calls
+    assert len(ids) > 1 and len(calls) == 1 and calls[0].id.count("tool_0_structured_output_") == len(ids)  # all became one
+
+
+def _first_call_numbered_1(c: list[Any]) -> None:
+    for chunk in c:
+        for choice in chunk.get("choices", []):
+            for call in choice.get("delta", {}).get("tool_calls") or []:
+                call["index"] = 1
+
+
+def test_the_sdk_cannot_place_a_tool_call_after_an_index_gap() -> None:
+    real = chunks(DEEPSEEK)
+    assert len(_sdk_snapshot(real).choices[0].message.tool_calls) == 1
+    _first_call_numbered_1(real)
+    assert rules_of(real)["chat.tool-index"] == 1
+    with pytest.raises(IndexError):
+        _sdk_snapshot(real)
+
+
+def test_the_sdk_takes_id_and_model_from_azure_s_prompt_filter_chunk() -> None:
+    snapshot = _sdk_snapshot(chunks("vercel-ai__azure-model-router-content-filter"))
+    assert (snapshot.id, snapshot.model) == ("", "")
