@@ -68,7 +68,8 @@ class Finding:
 
     def line(self) -> str:
         """`rule — reason — link` as the notebook and the terminal show it."""
-        return f"{self.rule} — {self.reason} — {self.upstream or 'no upstream issue known'}"
+        tail = self.upstream or ("" if "upstream" in self.reason.lower() else "no upstream issue known")
+        return f"{self.rule} — {self.reason}" + (f" — {tail}" if tail else "")
 
     def to_json(self) -> dict[str, str]:
         return {"setup": self.setup, "notebook": self.notebook, "rule": self.rule, "event": self.event,

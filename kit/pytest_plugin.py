@@ -443,14 +443,15 @@ def kit_client(kit_setup: Setup, pytestconfig: pytest.Config) -> Any:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     """The known findings the passing notebook items carried: facts about peers, from findings/<setup>.toml."""
+    from kit.runner.report import finding_line
+
     state = config.stash.get(_STATE, None)
     if state is None or not state.known:
         return
     terminalreporter.section("kit: known findings (passed; findings/<setup>.toml)")
     for outcome in state.known:
         for f in outcome.findings:
-            terminalreporter.line(f"{outcome.id}: {f.get('rule')} — {f.get('reason')} — "
-                                  f"{f.get('upstream') or 'no upstream issue known'}")
+            terminalreporter.line(f"{outcome.id}: {finding_line(f)}")
 
 
 @pytest.hookimpl(trylast=True)

@@ -1,11 +1,18 @@
 """`kit check FILE...`: validate saved Responses streams against the rule catalog.
 
+Without `--profile` each stream picks its own: `chat` for a Chat Completions
+stream, `openai` for Responses events. Violations that say the same thing
+(same rule, same message but for numbers and quoted values) print as one line
+with a count and the first and last event.
+
 Exit status: 0 no errors, 1 some stream has an error, 2 some file could not be
 read at all (or nothing to check). `--json` prints one JSON object per file
 per line, a format CI scripts may rely on:
-{"file", "events", "errors", "warnings", "violations": [{"rule", "severity",
-"message", "index", "sequence_number", "output_index", "item_id", "content_index"}]}
-(an unreadable file has "events": null and a "read_error" message).
+{"file", "profile", "events", "not_json", "errors", "warnings",
+"groups": [{"rule", "severity", "message", "count", "first_index", "last_index"}],
+"violations": [{"rule", "severity", "message", "index", "sequence_number", "output_index", "item_id", "content_index"}]}
+("events" counts the JSON events or chunks, "not_json" the payloads that were
+not JSON; an unreadable file has "events": null and a "read_error" message).
 
 The live battery (`--url/--model/--setup`) joins this command as another option
 group; FILE is optional for that reason.
@@ -26,6 +33,23 @@ class Profile(str, Enum):
     openai = "openai"
     openresponses = "openresponses"
     lenient = "lenient"
+    chat = "chat"
+
+
+def read_error_text(exc: BaseException) -> str:
+    """Why a file could not be read, in words (no exception class names)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror.lower()}: {exc.filename}" if exc.filename else exc.strerror.lower()
+    return str(exc) or "unreadable"
+
+
+def count_phrase(stream: Any, profile: str) -> str:
+    """"26 events", "8 chunks", "0 events, 2 payloads not JSON": what the stream held, said once."""
+    from kit.events import NotJSONEvent, plural
+
+    bad = sum(type(event) is NotJSONEvent for event in stream.events)
+    phrase = plural(len(stream.events) - bad, "chunk" if profile == "chat" else "event")
+    return phrase + (f", {plural(bad, 'payload')} not JSON" if bad else "")
 
 
 def _read(path: str) -> Any:
@@ -55,7 +79,10 @@ def check(
     files: Optional[list[str]] = typer.Argument(
         None, help="Streams to check: .jsonl (one event per line), SSE text, or kit recordings (.json); '-' reads stdin."
     ),
-    profile: Profile = typer.Option(Profile.openai, "--profile", "-p", help="Which rules apply: openai, openresponses or lenient (see docs/conformance-rules.md)."),
+    profile: Optional[Profile] = typer.Option(None, "--profile", "-p",
+                                              help="Which rules apply: openai, openresponses, lenient or chat (see "
+                                                   "docs/conformance-rules.md); default: chat for a Chat Completions "
+                                                   "stream, else openai."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per file per line."),
     starting_after: Optional[int] = typer.Option(
         None, "--starting-after", help="Validate as a resumed stream requested with starting_after=N."
@@ -76,7 +103,10 @@ def check(
                                                help="server:<setup> starts that setup's managed server for the battery."),
 ) -> None:
     """Validate Responses streams against the conformance rule catalog, or send a live battery (--url/--setup)."""
-    from kit.events import RULES, enabled_rules, summarize, validate_stream
+    from kit.events import RULES, NotJSONEvent, enabled_rules, group_violations, plural, profile_for, summarize, validate_stream
+
+    chosen = profile.value if profile is not None else None
+    battery_profile = chosen or "openai"
 
     if stack_config and stack_config.startswith("server:"):
         from kit.servers import LocalServerError, server_for_setup
@@ -85,16 +115,16 @@ def check(
         try:
             with server_for_setup(stack_config.split(":", 1)[1]) as server:
                 raise typer.Exit(_battery(server.base_url, model, setup, bridge, inference_mode, recording_dir,
-                                          profile.value, as_json, server.client_environment()))
+                                          battery_profile, as_json, server.client_environment()))
         except LocalServerError as exc:
             typer.echo(f"kit check: {exc}", err=True)
             raise typer.Exit(EXIT_UNREADABLE)
     if url or setup or stack_config:
         raise typer.Exit(_battery(url or stack_config, model, setup, bridge, inference_mode, recording_dir,
-                                  profile.value, as_json))
+                                  battery_profile, as_json))
 
     if list_rules:
-        for rule_id, severity in enabled_rules(profile.value).items():
+        for rule_id, severity in enabled_rules(battery_profile).items():
             typer.echo(f"{rule_id:32} {severity:7} {RULES[rule_id].description}")
         raise typer.Exit(EXIT_OK)
     if not files:
@@ -106,40 +136,46 @@ def check(
             stream = _read(path)
         except (OSError, ValueError) as exc:
             status = EXIT_UNREADABLE
-            reason = f"{type(exc).__name__}: {exc}"
+            reason = read_error_text(exc)
             if as_json:
                 typer.echo(json.dumps({"file": path, "events": None, "errors": None, "warnings": None, "violations": [], "read_error": reason}))
             else:
                 typer.echo(f"{path}: cannot read: {reason}", err=True)
             continue
+        used = profile_for(stream, chosen)
         try:
-            violations = validate_stream(stream, profile.value, starting_after=starting_after)
-        except RecursionError as exc:
+            violations = validate_stream(stream, used, starting_after=starting_after)
+        except RecursionError:
             status = EXIT_UNREADABLE
-            reason = f"ValueError: {path}: JSON nested too deeply to check ({exc})"
+            reason = f"{path}: JSON nested too deeply to check"
             if as_json:
                 typer.echo(json.dumps({"file": path, "events": None, "errors": None, "warnings": None, "violations": [], "read_error": reason}))
             else:
                 typer.echo(f"{path}: cannot read: {reason}", err=True)
             continue
         counts = summarize(violations)
+        groups = group_violations(violations)
         if counts["errors"] and status == EXIT_OK:
             status = EXIT_ERRORS
         if as_json:
+            bad = sum(type(event) is NotJSONEvent for event in stream.events)
             record = {
                 "file": path,
-                "events": len(stream.events),
+                "profile": used,
+                "events": len(stream.events) - bad,
+                "not_json": bad,
                 "errors": counts["errors"],
                 "warnings": counts["warnings"],
+                "groups": [group.to_dict() for group in groups],
                 "violations": [violation.to_dict() for violation in violations],
             }
             typer.echo(json.dumps(record, ensure_ascii=False))
             continue
         verdict = "FAIL" if counts["errors"] else "ok"
-        typer.echo(f"{path}: {verdict}: {len(stream.events)} events, {counts['errors']} errors, "
-                   f"{counts['warnings']} warnings (profile {profile.value})")
-        for violation in violations:
-            typer.echo(f"  {violation}")
+        typer.echo(f"{path}: {verdict}: {count_phrase(stream, used)}, {plural(counts['errors'], 'error')}, "
+                   f"{plural(counts['warnings'], 'warning')} (profile {used})")
+        for group in groups:
+            typer.echo(f"  {group}")
     raise typer.Exit(status)
 
 
@@ -174,6 +210,7 @@ def _battery(url: str | None, model: str | None, setup_name: str | None, bridge:
     except ValueError as exc:
         typer.echo(f"kit check: {exc}", err=True)
         return EXIT_UNREADABLE
+    from kit.events import group_violations, plural
     from kit.findings import FAILED, FindingsError, findings_dir, judge, load_baseline
     from kit.setups.options import FINDINGS_ENV
 
@@ -203,8 +240,9 @@ def _battery(url: str | None, model: str | None, setup_name: str | None, bridge:
             typer.echo(f"probe:{result.probe}: unsupported: {result.unsupported}")
         else:
             assert judgement is not None and result.stream is not None
-            typer.echo(f"probe:{result.probe}: {result.verdict(judgement.status)}: {len(result.stream.events)} events, "
-                       f"{result.errors} errors, {result.warnings} warnings (profile {profile})")
+            typer.echo(f"probe:{result.probe}: {result.verdict(judgement.status)}: "
+                       f"{count_phrase(result.stream, profile)}, "
+                       f"{plural(result.errors, 'error')}, {plural(result.warnings, 'warning')} (profile {profile})")
             if result.unsupported:
                 typer.echo(f"  [unsupported] {result.unsupported}")
             if result.problem:
@@ -213,8 +251,8 @@ def _battery(url: str | None, model: str | None, setup_name: str | None, bridge:
                 typer.echo(f"  [known finding] {finding.rule}: {finding.reason} {finding.upstream}".rstrip())
             if judgement.status == FAILED:
                 typer.echo("  " + judgement.message.replace("\n", "\n  "))
-            for violation in result.violations:
-                typer.echo(f"  {violation}")
+            for group in group_violations(result.violations):
+                typer.echo(f"  {group}")
         if result.error:
             status = EXIT_UNREADABLE
         elif result.stream is not None and status == EXIT_OK and (

@@ -185,9 +185,11 @@ def _print_summary(console: Console, outcomes: list[Outcome]) -> None:
     if known:
         console.print(f"\n{len(known)} with known findings (facts about the peer, from findings/<setup>.toml):",
                       highlight=False)
+        from kit.runner.report import finding_line
+
         for o in known:
             for f in o.findings:
-                console.print(f"  {o.id}: {f.get('rule')} — {f.get('reason')} — {f.get('upstream') or 'no upstream issue known'}",
+                console.print(f"  {o.id}: {finding_line(f)}",
                               markup=False, highlight=False, soft_wrap=True)
     counts = {s: sum(o.status is s for o in outcomes) for s in Status}
     shown = [s for s in Status if s is not Status.KNOWN_FINDINGS or counts[s]]  # the line scripts read stays as it was

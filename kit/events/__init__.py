@@ -21,7 +21,8 @@ from kit.events.model import (
 )
 from kit.events.parse import SSEParser, parse, parse_events, parse_jsonl, parse_sse, parse_text
 from kit.events.rules import PROFILES, RULES, Rule, enabled_rules
-from kit.events.validate import Violation, summarize, validate_stream
+from kit.events.validate import Violation, ViolationGroup, group_violations, plural, profile_for, summarize, validate_stream
+from kit.events.validate_chat import is_chat_stream
 
 __all__ = [
     "EVENT_CLASSES",
@@ -41,15 +42,20 @@ __all__ = [
     "SummaryView",
     "UnknownEvent",
     "Violation",
+    "ViolationGroup",
     "WireFacts",
     "accumulate",
     "enabled_rules",
+    "group_violations",
+    "is_chat_stream",
     "make_event",
     "parse",
     "parse_events",
     "parse_jsonl",
     "parse_sse",
     "parse_text",
+    "plural",
+    "profile_for",
     "summarize",
     "validate_stream",
 ]

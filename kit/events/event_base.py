@@ -37,6 +37,15 @@ ITEM_FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
     "image_generation_call": {"result": (STR, True)},
 }
 
+# Output item types whose `status` the openai SDK declares optional or does not declare at all
+# (`ResponseOutputItem`'s members): OpenAI sends reasoning, compaction, mcp_list_tools, ... without one,
+# so under the `openai` profile item.fields does not ask these for a status. tests/events checks the set
+# against the installed SDK.
+STATUS_OPTIONAL: frozenset[str] = frozenset({
+    "function_call", "reasoning", "program", "additional_tools", "compaction", "local_shell_call_output", "mcp_call",
+    "mcp_list_tools", "mcp_approval_request", "mcp_approval_response", "custom_tool_call",
+})
+
 
 def _int(value: Any) -> int | None:
     return value if type(value) is int else None

@@ -10,15 +10,17 @@ from dataclasses import dataclass
 from typing import Literal
 
 Severity = Literal["error", "warning"]
-PROFILES: tuple[str, ...] = ("openai", "openresponses", "lenient")
+RESPONSES_PROFILES: tuple[str, ...] = ("openai", "openresponses", "lenient")
+CHAT_PROFILE = "chat"  # Chat Completions streams: the chat.* rules and the wire rules
+PROFILES: tuple[str, ...] = (*RESPONSES_PROFILES, CHAT_PROFILE)
 DEFAULT_PROFILE = "openai"
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One catalog rule: its severity under `openai` and `openresponses` (None: off), and whether it is `core`.
+    """One catalog rule: its severity under `openai`, `openresponses` and `chat` (None: off), and whether it is `core`.
 
-    `lenient` turns on only core rules, as errors.
+    `lenient` turns on only core Responses rules, as errors.
     """
 
     id: str
@@ -27,6 +29,7 @@ class Rule:
     core: bool
     basis: str
     description: str
+    chat: Severity | None = None
 
     def severity(self, profile: str) -> Severity | None:
         """The rule's severity under `profile`, or None when the profile leaves it off."""
@@ -36,6 +39,8 @@ class Rule:
             return self.openai
         if profile == "openresponses":
             return self.openresponses
+        if profile == CHAT_PROFILE:
+            return self.chat
         raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
 
 
@@ -43,25 +48,31 @@ E: Severity = "error"
 W: Severity = "warning"
 
 
-def _rule(id: str, openai: Severity | None, description: str, basis: str, *, core: bool = False, openresponses: Severity | None | str = "same") -> Rule:
-    return Rule(id, openai, openai if openresponses == "same" else openresponses, core, basis, description)  # type: ignore[arg-type]
+def _rule(id: str, openai: Severity | None, description: str, basis: str, *, core: bool = False,
+          openresponses: Severity | None | str = "same", chat: Severity | None = None) -> Rule:
+    return Rule(id, openai, openai if openresponses == "same" else openresponses, core, basis, description, chat)  # type: ignore[arg-type]
+
+
+def _chat(id: str, chat: Severity, description: str, basis: str) -> Rule:
+    """A rule of Chat Completions streams only (the `chat` profile)."""
+    return Rule(id, None, None, False, basis, description, chat)
 
 
 _CATALOG: tuple[Rule, ...] = (
     # Wire (only when the raw SSE is available)
-    _rule("sse.content-type", E, "HTTP 200 answer has Content-Type: text/event-stream", "OR"),
-    _rule("sse.json", E, "every data: payload except [DONE] is one JSON object; multi-line data joined by \\n", "OR", core=True),
+    _rule("sse.content-type", E, "HTTP 200 answer has Content-Type: text/event-stream", "OR", chat=E),
+    _rule("sse.json", E, "every data: payload except [DONE] is one JSON object; multi-line data joined by \\n", "OR", core=True, chat=E),
     _rule("sse.event-name", W, "an event: line, when present, equals the JSON type", "OR", openresponses=E),
-    _rule("sse.done-sentinel", None, "stream ends with data: [DONE] (openresponses only)", "OR", openresponses=E),
-    _rule("sse.after-done", E, "nothing follows [DONE]", "Conv"),
+    _rule("sse.done-sentinel", None, "stream ends with data: [DONE] (openresponses; a warning under chat)", "OR; Chat Completions reference", openresponses=E, chat=W),
+    _rule("sse.after-done", E, "nothing follows [DONE]", "Conv", chat=E),
     _rule("sse.unterminated", E, "the last event ends with a blank line (the body does not end inside an event)",
-          "SDK (openai-python's decoder drops an unterminated last event)", core=True),
-    _rule("sse.utf8", E, "the body is UTF-8", "WHATWG SSE (UTF-8 only)", core=True),
+          "SDK (openai-python's decoder drops an unterminated last event)", core=True, chat=E),
+    _rule("sse.utf8", E, "the body is UTF-8", "WHATWG SSE (UTF-8 only)", core=True, chat=E),
     # Events
     _rule("event.schema", E, "string type, integer sequence_number, required fields of the type, integer indices >= 0, enum values, tool-call item fields", "SDK, OR", core=True),
     _rule("event.unknown-type", W, "type outside the known catalog (openresponses: must be slug-prefixed vendor:name, else an error); unknown fields", "OR"),
     _rule("event.error-shape", E, "error events are flat {code,message,param} or nested {error:{...}}", "real OpenAI traffic"),
-    _rule("event.logprobs", W, "output_text.delta/.done carry logprobs as a list (empty allowed, null not)", "SDK"),
+    _rule("event.logprobs", W, "output_text.delta/.done carry logprobs as a list (empty allowed, null not; openai: absent accepted)", "SDK"),
     # Sequence numbers
     _rule("seq.increasing", E, "sequence_number strictly increases, no duplicates", "OR, SDK", core=True),
     _rule("seq.contiguous", W, "first sequence_number is 0, each next is previous + 1", "Conv"),
@@ -79,7 +90,7 @@ _CATALOG: tuple[Rule, ...] = (
     _rule("item.closed-once", E, "every added item gets exactly one output_item.done, later; no done without added", "OR", core=True),
     _rule("item.same-identity", E, "added and done of one index carry the same item.id and item.type", "Conv"),
     _rule("item.id-matches", E, "item_id on sub-events equals the id of the item at that output_index", "Conv", core=True),
-    _rule("item.fields", W, "items carry id, type and status; ids are unique in the response", "OR", openresponses=E),
+    _rule("item.fields", W, "items carry id, type and status (openai: not for types whose SDK status is optional); ids are unique in the response", "OR", openresponses=E),
     _rule("item.done-terminal", E, "output_item.done item.status is not in_progress", "OR"),
     _rule("item.no-update-after-done", E, "nothing refers to an item after its output_item.done", "OR"),
     _rule("item.sequential", W, "items are streamed one after another: done(o) before added(o+1)", "Conv"),
@@ -108,6 +119,25 @@ _CATALOG: tuple[Rule, ...] = (
     _rule("hosted.status-order", E, "hosted tool status events move forward only, once each, between the item's added and done", "Conv"),
     # Final response
     _rule("final.usage", W, "on completed: usage present and total == input + output", "Conv"),
+    # Chat Completions streams (profile chat); basis: the API reference of the chunk object and openai-python
+    _chat("chat.schema", E, "each chunk has string id, integer created, string model, a choices list; each choice an "
+          "integer index >= 0, a delta object, finish_reason null or a known value; delta fields and tool calls typed",
+          "SDK (ChatCompletionChunk)"),
+    _chat("chat.object", W, "object is \"chat.completion.chunk\"", "API reference, SDK type"),
+    _chat("chat.stable-identity", W, "id, created and model are the same in every chunk", "API reference (\"each chunk has the same ID/timestamp\")"),
+    _chat("chat.prompt-filter-chunk", W, "no chunk with an empty id, model and object before the answer (Azure's prompt-filter chunk)",
+          "SDK (its stream helper takes id and model from the first chunk)"),
+    _chat("chat.finish-reason", E, "every choice ends with a finish_reason, unless the stream fails with an error chunk",
+          "API reference, SDK (a cut stream is told apart by it)"),
+    _chat("chat.finish-once", W, "finish_reason is sent once per choice, and nothing of that choice follows it",
+          "API reference"),
+    _chat("chat.usage-last", W, "usage (when not null) is sent once, on the last chunk", "API reference (stream_options.include_usage)"),
+    _chat("chat.tool-index", E, "a choice's tool calls are numbered 0, 1, 2, ... in order of appearance", "SDK (accumulate_delta inserts by index)"),
+    _chat("chat.tool-call-delta", E, "a tool call's first delta carries its id and function.name; later deltas of that index "
+          "carry no other id or name", "SDK (accumulate_delta concatenates strings)"),
+    _chat("chat.tool-arguments", W, "the concatenated arguments of each tool call parse as a JSON object", "SDK"),
+    _chat("chat.error-chunk", W, "an error chunk carries error.message as a string and is the last chunk",
+          "SDK (raises APIError with that message and stops reading)"),
     # Across requests of the stateful API (kit.events.across: judged over several requests, not one stream)
     _rule("state.stored-equals-stream", E, "GET /v1/responses/{id} returns the response its stream ended with "
           "(id, status, model, output items, usage)", "API reference (Retrieve a model response)"),

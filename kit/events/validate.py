@@ -45,6 +45,7 @@ Decisions the catalog leaves open, and why:
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable
@@ -72,7 +73,9 @@ from kit.events.model import (
     UnknownEvent,
 )
 from kit.events.parse import parse
-from kit.events.rules import DEFAULT_PROFILE, RULES, Severity, enabled_rules
+from kit.events.rules import CHAT_PROFILE, DEFAULT_PROFILE, RULES, Severity, enabled_rules
+from kit.events.text import plural
+from kit.events.validate_chat import is_chat_stream, validate_chat_stream
 from kit.events.validate_content import ContentRules
 from kit.events.validate_items import ItemRules
 from kit.events.validate_state import (
@@ -107,7 +110,8 @@ class Violation:
         return asdict(self)
 
     def __str__(self) -> str:
-        where = [f"event {self.index}" if self.index is not None else "stream"]
+        noun = "chunk" if self.rule.startswith("chat.") else "event"
+        where = [f"{noun} {self.index}" if self.index is not None else "stream"]
         for name in ("sequence_number", "output_index", "item_id", "content_index"):
             value = getattr(self, name)
             if value is not None:
@@ -128,6 +132,57 @@ def summarize(violations: Iterable[Violation]) -> dict[str, Any]:
         "error_rules": dict(error_rules),
         "warning_rules": dict(warning_rules),
     }
+
+
+_LITERALS = re.compile(r"'[^']*'|\"[^\"]*\"|-?\d+(?:\.\d+)?")
+
+
+@dataclass(frozen=True)
+class ViolationGroup:
+    """Violations of one rule that say the same thing but for numbers and quoted values: one line with a count.
+
+    `message` is the first one's; `first`/`last` are the event indices of the first and last (None: the stream).
+    """
+
+    rule: str
+    severity: Severity
+    message: str
+    count: int
+    first: int | None
+    last: int | None
+    violations: tuple[Violation, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "severity": self.severity, "message": self.message, "count": self.count,
+                "first_index": self.first, "last_index": self.last}
+
+    def where(self) -> str:
+        """"event 4", "events 4-93" ("chunk"s for chat rules), or "stream"."""
+        if self.first is None:
+            return "stream"
+        noun = "chunk" if self.rule.startswith("chat.") else "event"
+        return f"{noun} {self.first}" if self.count == 1 or self.first == self.last else f"{noun}s {self.first}-{self.last}"
+
+    def __str__(self) -> str:
+        if self.count == 1:
+            return str(self.violations[0])
+        return f"{self.severity.upper():7} {self.rule:32} ×{self.count} {self.where()}, first: {self.message}"
+
+
+def group_violations(violations: Iterable[Violation]) -> list[ViolationGroup]:
+    """The violations grouped (errors first, then in stream order of each group's first violation)."""
+    groups: dict[tuple[str, str, str], list[Violation]] = {}
+    for violation in violations:
+        key = (violation.rule, violation.severity, _LITERALS.sub("#", violation.message))
+        groups.setdefault(key, []).append(violation)
+    out = []
+    for (rule, severity, _), members in groups.items():
+        located = [v.index for v in members if v.index is not None]
+        out.append(ViolationGroup(rule, severity, members[0].message, len(members), min(located, default=None),
+                                  max(located, default=None), tuple(members)))
+    order = {"error": 0, "warning": 1}
+    out.sort(key=lambda g: (order.get(g.severity, 2), -1 if g.first is None else g.first))
+    return out
 
 
 class _Validator(ItemRules, ContentRules, WireRules):
@@ -329,7 +384,9 @@ class _Validator(ItemRules, ContentRules, WireRules):
         if self.json_events == 0:
             wire = self.stream.wire
             status = f" (HTTP {wire.status})" if wire is not None and wire.status not in (None, 200) else ""
-            self.emit("lifecycle.created-first", None, f"the stream has no events{status}")
+            payloads = len(events)
+            what = (f"none of its {plural(payloads, 'payload')} is a JSON event" if payloads else "the stream has no events")
+            self.emit("lifecycle.created-first", None, f"{what}{status}")
         if self.missing_seq and self.schema_on:
             if len(self.missing_seq) == self.json_events:
                 self.emit("event.schema", None, f"no event carries sequence_number ({self.json_events} events; "
@@ -349,7 +406,7 @@ class _Validator(ItemRules, ContentRules, WireRules):
             terminals = set(self.terminals)
             after = [index for index in range(first + 1, len(events)) if type(events[index]) is not NotJSONEvent and index not in terminals]
             if after:
-                self.emit("lifecycle.one-terminal", after[0], f"{len(after)} event(s) follow the terminal event {first}")
+                self.emit("lifecycle.one-terminal", after[0], f"{plural(len(after), 'event')} follow{'s' if len(after) == 1 else ''} the terminal event {first}")
         for item in self.items:
             if item.done_at is None:
                 self.emit("item.closed-once", item.added_at, f"item {item.index} ({item.type}) never got output_item.done")
@@ -395,16 +452,38 @@ def _handler_for(cls: type) -> _Handler:
     return handler
 
 
-def validate_stream(stream: Stream | Any, profile: str = DEFAULT_PROFILE, *, starting_after: int | None = None) -> list[Violation]:
-    """Every breach of the rule catalog under `profile` ("openai", "openresponses", "lenient").
+def profile_for(stream: Stream, profile: str | None = None) -> str:
+    """The profile a stream is judged under: `profile` when given, else `chat` for a Chat Completions stream, else openai."""
+    if profile is not None:
+        return profile
+    return CHAT_PROFILE if is_chat_stream(stream) else DEFAULT_PROFILE
 
-    `stream` is a `Stream` or anything `kit.events.parse` accepts. `starting_after`
-    is the sequence number a resumed stream was requested after (see the module
+
+def validate_stream(stream: Stream | Any, profile: str | None = None, *, starting_after: int | None = None) -> list[Violation]:
+    """Every breach of the rule catalog under `profile` ("openai", "openresponses", "lenient", "chat").
+
+    `stream` is a `Stream` or anything `kit.events.parse` accepts. Without a
+    profile a Chat Completions stream is judged under `chat`, anything else under
+    `openai`. A stream judged under a profile of the other API gets one
+    stream-level violation saying so, not one per event. `starting_after` is the
+    sequence number a resumed stream was requested after (see the module
     docstring). Raises only for an unknown profile.
     """
     if not isinstance(stream, Stream):
         stream = parse(stream)
+    profile = profile_for(stream, profile)
+    enabled_rules(profile)  # an unknown profile raises here, whatever the stream
+    chat = is_chat_stream(stream)
+    if profile == CHAT_PROFILE:
+        if stream.events and not chat and any(type(e) is not NotJSONEvent for e in stream.events):
+            return [Violation("chat.schema", "error", "this is not a Chat Completions stream (its first JSON object is "
+                              "not a chat.completion.chunk): judge it under a Responses profile (openai)")]
+        return validate_chat_stream(stream)
+    if chat:
+        rule = "event.schema"
+        return [Violation(rule, "error", f"this is a Chat Completions stream ({len(stream.events)} chunks), not Responses "
+                          f"events: judge it under the chat profile (`kit check` picks it when no --profile is given)")]
     return _Validator(stream, profile, starting_after).run()
 
 
-__all__ = ["RULES", "Violation", "summarize", "validate_stream"]
+__all__ = ["RULES", "Violation", "ViolationGroup", "group_violations", "plural", "profile_for", "summarize", "validate_stream"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any, TYPE_CHECKING
 
+from kit.events.event_base import STATUS_OPTIONAL
+from kit.events.text import plural
 from kit.events.model import (
     ITEM_FIELDS,
     Event,
@@ -43,8 +45,12 @@ class ItemRules(_Base):
             if status is not None and (type(status) is not str or status not in RESPONSE_STATUSES):
                 self.emit("event.schema", index, f"response.status {status!r} is not one of {sorted(RESPONSE_STATUSES)}")
         if type(event) is ResponseCreated:
-            if self.created_seen or index != self.first_json:
+            if self.created_seen:
                 self.emit("lifecycle.created-first", index, "a second response.created: only the first event may be response.created")
+            elif index != self.first_json:
+                self.emit("lifecycle.created-first", index,
+                          f"response.created comes as event {index}, after {plural(index - (self.first_json or 0), 'other event')}: "
+                          "it must be the first")
             self.created_seen = True
         elif not is_terminal:
             if (not self.created_seen and not self.resumed) or self.item_event_seen:
@@ -152,7 +158,7 @@ class ItemRules(_Base):
         if output_index != expected:
             self.emit("item.index-order", index, f"output_item.added number {len(self.items)} has output_index {output_index}, expected {expected}")
         if self.open_items:
-            self.emit("item.sequential", index, f"item {output_index} starts while {self.open_items} earlier item(s) are still open")
+            self.emit("item.sequential", index, f"item {output_index} starts while {plural(self.open_items, 'earlier item')} {'is' if self.open_items == 1 else 'are'} still open")
         state = _Item(output_index, item, index)
         self.check_item_fields(index, state, item)
         if state.id is not None:
@@ -164,7 +170,8 @@ class ItemRules(_Base):
         self.open_items += 1
 
     def check_item_fields(self, index: int, state: _Item, item: dict[str, Any]) -> None:
-        missing = [name for name in ("id", "type", "status") if type(item.get(name)) is not str]
+        required = ("id", "type") if self.profile == "openai" and type(item.get("type")) is str and item["type"] in STATUS_OPTIONAL else ("id", "type", "status")
+        missing = [name for name in required if type(item.get(name)) is not str]
         if missing:
             self.once(state, "item.fields", index, f"{item.get('type', 'item')} item lacks {', '.join(missing)}")
         fields = ITEM_FIELDS.get(item.get("type")) if self.schema_on and type(item.get("type")) is str else None
@@ -240,7 +247,7 @@ class ItemRules(_Base):
         if annotations != part.annotations:
             part.ann_reported = True
             self.emit("annotation.consistent", index,
-                      f"{where} has {_len_or(annotations)} annotation(s), {len(part.annotations)} were streamed"
+                      f"{where} has {_len_or(annotations)} annotations, {len(part.annotations)} were streamed"
                       + ("" if _len_or(annotations) != len(part.annotations) else " (with different content)"),
                       content_index=content_index)
             if type(annotations) is list and not part.annotations:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kit.events.text import plural
+
 
 if TYPE_CHECKING:  # the mixin's `self` is the validator: its state and `emit` are typed there
     from kit.events.validate import _Validator as _Base
@@ -19,7 +21,7 @@ class WireRules(_Base):
         if wire is None:
             return
         if wire.invalid_utf8:
-            self.emit("sse.utf8", None, f"{len(wire.invalid_utf8)} line(s) are not UTF-8 (replaced by U+FFFD), "
+            self.emit("sse.utf8", None, f"{plural(len(wire.invalid_utf8), 'line')} {'is' if len(wire.invalid_utf8) == 1 else 'are'} not UTF-8 (replaced by U+FFFD), "
                                         f"the first at byte {wire.invalid_utf8[0]}")
         if wire.framing != "sse":
             return  # a one-event-per-line file: no SSE framing to judge
@@ -41,4 +43,4 @@ class WireRules(_Base):
         if not wire.done_seen:
             self.emit("sse.done-sentinel", None, "the stream does not end with data: [DONE]")
         if wire.after_done:
-            self.emit("sse.after-done", None, f"{len(wire.after_done)} payload(s) after data: [DONE], first: {wire.after_done[0][:80]!r}")
+            self.emit("sse.after-done", None, f"{plural(len(wire.after_done), 'payload')} after data: [DONE], first: {wire.after_done[0][:80]!r}")

@@ -76,8 +76,9 @@ class Scenario:
                 f"  mode: {self.mode.value} · recordings: {self.recording_dir}\n"
                 f"  server: {'none (replay)' if self.mode is InferenceMode.REPLAY else self.base_url or self.setup.base_url}"
                 f" · Responses: {self.setup.responses}\n"
-                f"  text model: {self.text_model} · vision: {self.vision_model} · embeddings: {self.embedding_model}"
-                f" ({self.embedding_dimension})\n  capabilities: {caps}")
+                f"  text model: {self.text_model or 'none'} · vision: {self.vision_model or 'none'} · embeddings: "
+                f"{self.embedding_model or 'none'}{f' ({self.embedding_dimension} dimensions)' if self.embedding_dimension else ''}"
+                f"\n  capabilities: {caps}")
 
     # -- set-up ------------------------------------------------------------------
     def require(self, *capabilities: str) -> None:

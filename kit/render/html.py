@@ -13,8 +13,8 @@ import hashlib
 from html import escape
 from typing import Any, Iterable
 
-from kit.events import Stream, Violation, summarize
-from kit.render.layout import Block, Document, Footnote, Panel, where
+from kit.events import Stream, Violation, group_violations, plural
+from kit.render.layout import Block, Document, Footnote, Panel, shorten, verdict_title, where, where_group
 from kit.render.live import document_of
 
 ACCENT = {"message": "#2e9e5b", "reasoning": "#9b59b6", "tool": "#1f9bb4", "hosted": "#3b6fd8", "other": "#888888"}
@@ -23,10 +23,10 @@ STATUS_COLOR = {"completed": "#2e9e5b", "failed": "#d64545", "incomplete": "#c98
 MAX_VIOLATION_ROWS = 500
 
 ROOT_STYLE = "font-family:ui-sans-serif,system-ui,sans-serif;font-size:13px;line-height:1.45;max-width:100%"
-HEADER_STYLE = "padding:6px 8px;margin-bottom:6px;border-bottom:1px solid rgba(127,127,127,.35)"
+HEADER_STYLE = "padding:6px 8px;margin-bottom:6px;border-bottom:1px solid rgba(127,127,127,.35);overflow-wrap:anywhere"
 SECTION_STYLE = (
     "margin:6px 0;padding:6px 10px;border:1px solid rgba(127,127,127,.35);border-left:4px solid {accent};"
-    "border-radius:4px;background:rgba(127,127,127,.04)"
+    "border-radius:4px;background:rgba(127,127,127,.04);overflow-wrap:anywhere"
 )
 TITLE_STYLE = "display:flex;justify-content:space-between;gap:12px;margin-bottom:4px"
 LABEL_STYLE = "font-size:11px;text-transform:uppercase;letter-spacing:.04em;opacity:.65;margin-top:4px"
@@ -100,7 +100,8 @@ def _e(text: Any) -> str:
 
 
 def _header(document: Document) -> str:
-    words = [f"<strong>{_e(document.response_id or 'response ?')}</strong>"]
+    response_id = document.response_id or "response ?"
+    words = [f'<strong class="kit-response-id" title="{_e(response_id)}">{_e(shorten(response_id))}</strong>']
     words += [_e(word) for word in (document.model, f"{document.events:,} events", document.usage) if word]
     words.append(f'<span style="opacity:.65">{_e(document.source)}</span>')
     status = document.status or ("streaming…" if not document.final else "unknown (no terminal event)")
@@ -204,22 +205,31 @@ def _violations(document: Document) -> str:
     profile = f" (profile {_e(document.profile)})" if document.profile else ""
     if not document.violations:
         return f'<div class="kit-violations-none" style="color:#2e9e5b">no violations{profile}</div>'
-    counts = summarize(document.violations)
-    errors, warnings = counts["errors"], counts["warnings"]
+    groups = group_violations(document.violations)
     rows = []
-    for violation in document.violations[:MAX_VIOLATION_ROWS]:
-        color = REFUSAL_ACCENT if violation.severity == "error" else "#c98a00"
+    for group in groups[:MAX_VIOLATION_ROWS]:
+        color = REFUSAL_ACCENT if group.severity == "error" else "#c98a00"
+        count = f"×{group.count}" if group.count > 1 else ""
         rows.append(
-            f'<tr class="kit-violation" data-rule="{_e(violation.rule)}" data-severity="{_e(violation.severity)}">'
-            f'<td style="{CELL_STYLE};color:{color};font-weight:600">{_e(violation.severity)}</td>'
-            f'<td style="{CELL_STYLE};font-family:ui-monospace,monospace">{_e(violation.rule)}</td>'
-            f'<td style="{CELL_STYLE};white-space:nowrap">{_e(where(violation))}</td>'
-            f'<td style="{CELL_STYLE}">{_e(violation.message)}</td></tr>'
+            f'<tr class="kit-violation" data-rule="{_e(group.rule)}" data-severity="{_e(group.severity)}" data-count="{group.count}">'
+            f'<td style="{CELL_STYLE};color:{color};font-weight:600">{_e(group.severity)}</td>'
+            f'<td style="{CELL_STYLE};font-family:ui-monospace,monospace;overflow-wrap:anywhere">{_e(group.rule)}</td>'
+            f'<td style="{CELL_STYLE};text-align:right;font-weight:600">{count}</td>'
+            f'<td style="{CELL_STYLE}">{_e(where_group(group))}</td>'
+            f'<td style="{CELL_STYLE};overflow-wrap:anywhere">{_e(group.message)}{" <em>(the first of them)</em>" if group.count > 1 else ""}</td></tr>'
         )
-    hidden = len(document.violations) - MAX_VIOLATION_ROWS
-    more = f'<div style="opacity:.65">… and {hidden} more</div>' if hidden > 0 else ""
-    head = "".join(f'<th style="{CELL_STYLE}">{name}</th>' for name in ("severity", "rule", "where", "message"))
+    hidden = len(groups) - MAX_VIOLATION_ROWS
+    more = f'<div style="opacity:.65">… and {plural(hidden, "more group")}</div>' if hidden > 0 else ""
+    head = "".join(f'<th style="{CELL_STYLE}">{name}</th>' for name in ("severity", "rule", "count", "where", "message"))
+    every = ""
+    if len(groups) < len(document.violations):  # the individual violations, out of the way
+        items = "".join(
+            f'<li class="kit-violation-item" data-rule="{_e(v.rule)}">{_e(v.severity)} {_e(v.rule)} · {_e(where(v))}: {_e(v.message)}</li>'
+            for v in document.violations[:MAX_VIOLATION_ROWS])
+        every = (f'<details class="kit-violations-all"><summary>every violation ({len(document.violations)})</summary>'
+                 f'<ul style="font-size:12px;overflow-wrap:anywhere">{items}</ul></details>')
     return (
-        f'<div class="kit-violations"><strong>{errors} error(s), {warnings} warning(s){profile}</strong>'
-        f'<table style="{TABLE_STYLE}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>{more}</div>'
+        f'<div class="kit-violations"><strong>{_e(verdict_title(document.violations, document.profile))}</strong>'
+        f'<table style="{TABLE_STYLE};table-layout:auto;max-width:100%"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        f'{more}{every}</div>'
     )

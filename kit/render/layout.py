@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Literal, Sequence
 
-from kit.events import AccumulatedResponse, ItemView, PartView, Violation
+from kit.events import AccumulatedResponse, ItemView, PartView, Violation, ViolationGroup, plural, summarize
 from kit.events.model import HOSTED_STATUS_ORDER
 
 PanelKind = Literal["message", "reasoning", "tool", "hosted", "other"]
@@ -37,6 +37,7 @@ _SHOWN_ELSEWHERE = frozenset(
      "error", "role", "phase", "action", "operation", "tools", "server_label"}
 )
 FIELD_VALUE_LIMIT = 160
+HEADING_LIMIT = 48  # an id or name in a heading: longer ones keep their start and end (a 500-character id fills no screen)
 OUTPUT_VALUE_LIMIT = 2000  # tool outputs can hold data URLs; a view is not the place for megabytes
 SAFE_LINK_SCHEMES = ("https://", "http://")
 
@@ -200,9 +201,9 @@ def _panel(item: ItemView, numbering: "_FootnoteNumbering", final: bool) -> Pane
 
 
 def _title(item: ItemView, item_type: str) -> str:
-    words = [f"#{item.output_index}" if item.output_index is not None else "#?", item_type]
+    words = [f"#{item.output_index}" if item.output_index is not None else "#?", shorten(item_type)]
     if item.name:
-        words.append(item.name)
+        words.append(shorten(item.name))
     phase = item.item.get("phase")
     if isinstance(phase, str):
         words.append(f"({phase})")
@@ -440,7 +441,8 @@ def _incomplete_reason(details: dict[str, Any] | None) -> str | None:
 
 def where(violation: Violation) -> str:
     """Where a violation points, for tables: `event 12 · seq 11 · o1 · c0`."""
-    words = [f"event {violation.index}" if violation.index is not None else "stream"]
+    noun = "chunk" if violation.rule.startswith("chat.") else "event"
+    words = [f"{noun} {violation.index}" if violation.index is not None else "stream"]
     if violation.sequence_number is not None:
         words.append(f"seq {violation.sequence_number}")
     if violation.output_index is not None:
@@ -448,3 +450,25 @@ def where(violation: Violation) -> str:
     if violation.content_index is not None:
         words.append(f"c{violation.content_index}")
     return " · ".join(words)
+
+
+def where_group(group: ViolationGroup) -> str:
+    """Where a group points: the one violation's place, or `events 3–66` for several."""
+    if group.count == 1:
+        return where(group.violations[0])
+    return group.where().replace("-", "–")
+
+
+def verdict_title(violations: Sequence[Violation], profile: str | None) -> str:
+    """`2 errors, 1 warning (profile openai)`: the one heading of a violations table."""
+    counts = summarize(violations)
+    suffix = f" (profile {profile})" if profile else ""
+    return f"{plural(counts['errors'], 'error')}, {plural(counts['warnings'], 'warning')}{suffix}"
+
+
+def shorten(text: str, limit: int = HEADING_LIMIT) -> str:
+    """`text`, or its start and end around an ellipsis when longer than `limit` (for headings; full text elsewhere)."""
+    if len(text) <= limit:
+        return text
+    tail = max(8, limit // 4)
+    return f"{text[:limit - tail - 1]}…{text[-tail:]}"

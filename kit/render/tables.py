@@ -9,14 +9,99 @@ indices stays integer even when some events lack the field.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
 from typing import Any, Iterable
+
+from html import escape
 
 import pandas as pd
 
 from kit.events import AccumulatedResponse, Event, NotJSONEvent, Stream, Violation, accumulate, validate_stream
 from kit.sources import to_stream
 from kit.events.model import ArgumentsDone, TextDone
+from kit.render.layout import shorten
+
+ID_DISPLAY_LIMIT = 22  # ids in a table cell: start and end kept, the full value stays in the frame
+TEXT_DISPLAY_LIMIT = 120
+LONG_CELL = 30  # characters: a longer value (arguments, many rules) may wrap, a shorter one keeps to one line
+TRANSPOSE_ROWS = 4  # a table of so few rows reads better as one column per row (fields down the side)
+MAX_DISPLAY_ROWS = 60
+
+
+class ViewTable(pd.DataFrame):
+    """A DataFrame that shows itself, in a notebook or a report, with a heading and every column.
+
+    pandas' own HTML hides columns behind "1 rows × 21 columns" and draws 500-character
+    ids in full; this view shortens long values for display only (the frame keeps
+    them), shows a few rows as columns, and never hides a column.
+    """
+
+    _metadata = ["caption"]
+    caption: str = ""
+
+    @property
+    def _constructor(self) -> type["ViewTable"]:
+        return ViewTable
+
+    def _repr_html_(self) -> str:  # type: ignore[override]
+        return table_html(self, getattr(self, "caption", "") or "")
+
+
+def _display_value(value: Any, column: str) -> Any:
+    if column == "rules" and isinstance(value, str):
+        return value.replace(",", ", ")  # room to break between rule ids
+    if isinstance(value, str):
+        return shorten(value, ID_DISPLAY_LIMIT if column in ("id", "item_id") else TEXT_DISPLAY_LIMIT)
+    return value
+
+
+def table_html(frame: pd.DataFrame, caption: str) -> str:
+    """The frame as an HTML table under its heading: values shortened, few rows transposed, no column hidden."""
+    shown = pd.DataFrame({column: [_display_value(value, str(column)) for value in frame[column]] for column in frame.columns},
+                         index=frame.index).astype(object)
+    shown = shown.where(shown.notna(), "")
+    empty = [str(column) for column in shown.columns if len(shown) and (shown[column] == "").all()]
+    same = {str(column): shown[column].iloc[0] for column in shown.columns
+            if len(shown) > TRANSPOSE_ROWS and str(column) not in empty and shown[column].nunique() == 1}
+    shown = shown.drop(columns=[*empty, *same])  # named under the heading: nothing is hidden, no width spent on repeats
+    rows = len(frame)
+    transposed = 0 < rows <= TRANSPOSE_ROWS and len(frame.columns) > 8
+    if transposed:
+        shown = shown.T
+        shown.columns = [f"{frame.index.name or 'row'} {label}" for label in frame.index]
+    body = shown.to_html(max_rows=MAX_DISPLAY_ROWS, max_cols=None, border=0, classes="kit-table",
+                         show_dimensions=False, index=True, float_format=lambda value: f"{value:.3f}")
+    body = _CELL.sub(lambda match: _breakable(match, split_names=not transposed), body)
+    body = body.replace("<table ", '<table style="max-width:100%;table-layout:auto;overflow-wrap:break-word" ', 1)
+    what = f"{rows} row{'' if rows == 1 else 's'}" + (f", {MAX_DISPLAY_ROWS} shown" if rows > MAX_DISPLAY_ROWS else "")
+    if empty:
+        what += "; empty in every row: " + ", ".join(empty)
+    if same:
+        what += "; the same in every row: " + ", ".join(f"{name} = {value}" for name, value in same.items())
+    heading = f'<div class="kit-table-caption" style="font-weight:600;margin:8px 0 4px">{escape(caption)} <span style="font-weight:400;opacity:.65">({escape(what)})</span></div>'
+    return f'<div class="kit-table-view" data-caption="{escape(caption)}">{heading}{body}</div>'
+
+
+_CELL = re.compile(r"(<t[dh][^>]*>)([^<]+)(</t[dh]>)")
+_BREAK = re.compile(r"([._/])(?=\w)")
+
+
+def _breakable(match: re.Match[str], *, split_names: bool) -> str:
+    """A long column name takes two lines, so a narrow column of numbers stays narrow; a value stays on one
+    line unless it is long text (then it wraps, at dots and underscores first)."""
+    opening, text, closing = match.groups()
+    if opening.startswith("<th"):
+        return opening + (text.replace("_", "_<br>", 1) if split_names and len(text) > 8 else text) + closing
+    if len(text) <= LONG_CELL:
+        return f'{opening[:-1]} style="white-space:nowrap">' + text + closing
+    return f'{opening[:-1]} style="white-space:normal;overflow-wrap:anywhere;min-width:12em">' + _BREAK.sub("\\1<wbr>", text) + closing
+
+
+def _titled(frame: pd.DataFrame, caption: str) -> ViewTable:
+    table = ViewTable(frame)
+    table.caption = caption
+    return table
 
 EVENT_COLUMNS = (
     "sequence_number", "offset", "type", "known", "output_index", "item_id", "content_index", "summary_index",
@@ -50,7 +135,7 @@ def _done_length(event: Event) -> int | None:
 
 def events_table(
     stream: Stream | Any, violations: Iterable[Violation] | None = None, *, profile: str | None = "openai"
-) -> pd.DataFrame:
+) -> ViewTable:
     """One row per event, indexed by its position (`event`): where it points, its size, its violations.
 
     `offset` is the arrival time in seconds (NaN when the source had no timing);
@@ -81,7 +166,7 @@ def events_table(
         "rules": pd.array([",".join(dict.fromkeys(found)) for found in rules], dtype="string"),
     }
     frame = pd.DataFrame(columns, index=pd.RangeIndex(len(events), name="event"))
-    return frame
+    return _titled(frame, "Events")
 
 
 def _type_name(event: Event) -> str:
@@ -116,7 +201,7 @@ def item_of_events(stream: Stream, response: AccumulatedResponse) -> list[int | 
     return rows
 
 
-def items_table(stream: Stream | Any, *, response: AccumulatedResponse | None = None) -> pd.DataFrame:
+def items_table(stream: Stream | Any, *, response: AccumulatedResponse | None = None) -> ViewTable:
     """One row per output item (as the accumulator rebuilt it) with its event span and timing.
 
     Events are attributed to an item by `item_id` (or the item's id), else by
@@ -169,4 +254,4 @@ def items_table(stream: Stream | Any, *, response: AccumulatedResponse | None = 
         "first_delta_offset": pd.array(first_delta_offsets, dtype="float64"),
         "time_to_first_delta": pd.array([d - f for d, f in zip(first_delta_offsets, first_offsets)], dtype="float64"),
     }
-    return pd.DataFrame(columns)
+    return _titled(pd.DataFrame(columns, index=pd.RangeIndex(len(items), name="item")), "Output items")

@@ -19,8 +19,8 @@ from rich.panel import Panel as RichPanel
 from rich.table import Table
 from rich.text import Text
 
-from kit.events import Stream, Violation, summarize
-from kit.render.layout import Block, Document, Footnote, Panel, where
+from kit.events import Stream, Violation, group_violations, plural
+from kit.render.layout import Block, Document, Footnote, Panel, shorten, verdict_title, where_group
 from kit.render.live import DEFAULT_MAX_FPS, LiveSession, Sink, document_of
 
 BORDER = {"message": "green", "reasoning": "magenta", "tool": "cyan", "hosted": "blue", "other": "white"}
@@ -128,7 +128,7 @@ class TerminalSink(Sink):
 
 def _header(document: Document) -> Text:
     text = Text()
-    text.append(safe(document.response_id or "response ?"), style="bold")
+    text.append(safe(shorten(document.response_id or "response ?")), style="bold")
     for word in (document.model, f"{document.events:,} events", document.usage, document.source):
         if word:
             text.append("  ·  ", style="dim")
@@ -229,6 +229,12 @@ def _footnotes(footnotes: tuple[Footnote, ...]) -> Text:
     return text
 
 
+def violations_view(violations: Iterable[Violation], profile: str | None) -> RenderableType:
+    """The grouped violations table alone (e.g. after a live view of a chat capture, judged as chunks)."""
+    return _violations(Document(source="", response_id=None, model=None, status=None, events=0, usage=None, error=None,
+                                incomplete_reason=None, panels=(), violations=tuple(violations), final=True, profile=profile))
+
+
 def _violations(document: Document) -> RenderableType:
     if document.violations is None:
         return Text("violations: checked when the stream ends" if not document.final else "not validated",
@@ -236,22 +242,22 @@ def _violations(document: Document) -> RenderableType:
     profile = f" (profile {document.profile})" if document.profile else ""
     if not document.violations:
         return Text(f"no violations{profile}", style="green")
-    counts = summarize(document.violations)
-    errors, warnings = counts["errors"], counts["warnings"]
-    table = Table(title=Text(f"{errors} error(s), {warnings} warning(s){profile}", style="bold"), title_justify="left",
+    groups = group_violations(document.violations)
+    table = Table(title=Text(verdict_title(document.violations, document.profile), style="bold"), title_justify="left",
                   show_lines=False, expand=False)
-    for column in ("severity", "rule", "where", "message"):
-        table.add_column(column, overflow="fold")
-    for violation in document.violations[:MAX_VIOLATION_ROWS]:
+    for column in ("severity", "rule", "count", "where", "message"):
+        table.add_column(column, overflow="fold", justify="right" if column == "count" else "left")
+    for group in groups[:MAX_VIOLATION_ROWS]:
         table.add_row(
-            Text(violation.severity, style="bold red" if violation.severity == "error" else "yellow"),
-            Text(violation.rule),
-            Text(where(violation), style="dim"),
-            Text(safe(violation.message)),
+            Text(group.severity, style="bold red" if group.severity == "error" else "yellow"),
+            Text(group.rule),
+            Text(f"×{group.count}" if group.count > 1 else "", style="bold"),
+            Text(where_group(group), style="dim"),
+            Text(safe(group.message) + (" (the first of them)" if group.count > 1 else "")),
         )
-    hidden = len(document.violations) - MAX_VIOLATION_ROWS
+    hidden = len(groups) - MAX_VIOLATION_ROWS
     if hidden > 0:
-        return Group(table, Text(f"… and {hidden} more", style="dim"))
+        return Group(table, Text(f"… and {plural(hidden, 'more group')}", style="dim"))
     return table
 
 

@@ -1,9 +1,14 @@
 """The HTML report of a run: `index.html` (the matrix) and one page per executed notebook.
 
 Pages render offline: nbconvert's lab template with its CDN scripts removed
-(require.js, MathJax, Mermaid, widget manager) and every cell's code folded in
-a plain `<details>` element, hidden by default and opened without JavaScript.
-`render_index` is pure; the `write_*` functions do the file I/O.
+(require.js, MathJax, Mermaid, widget manager). A page reads like a test
+report (Playwright's, Allure): the verdict first, with its rules and the
+peer's known findings; then the request (its code shown open), the answer,
+the tables and the timeline. Other code is folded in a plain `<details>`
+element, opened without JavaScript. The page never contradicts its verdict:
+a notebook's "Checks: ..." sentence is shown as what it expects, next to the
+verdict, and the raw summary dict a notebook ends with is not repeated.
+`render_index` and `page_notebook` are pure; the `write_*` functions do the file I/O.
 """
 
 from __future__ import annotations
@@ -29,25 +34,43 @@ _PAGE_TEMPLATE_SOURCE = """{%- extends 'lab/index.html.j2' -%}
 details.kit-code > summary { cursor: pointer; color: var(--jp-content-font-color2, #666);
   font: 12px var(--jp-code-font-family, monospace); padding: 2px 0 2px 4px; }
 details.kit-code:not([open]) > summary::after { content: " (hidden)"; }
+details.kit-request > summary { font-weight: 600; color: inherit; }
 .kit-nav { font: 14px sans-serif; padding: 8px 16px; border-bottom: 1px solid #ddd; }
-/* Event and item tables: one line per row (long item ids used to wrap over five lines); a table wider
-   than the page scrolls inside its output instead of being cut off. */
-.jp-OutputArea-output { overflow-x: auto; }
-.jp-RenderedHTMLCommon table.dataframe { font-size: 12px; }
-.jp-RenderedHTMLCommon table.dataframe th, .jp-RenderedHTMLCommon table.dataframe td {
-  white-space: nowrap; padding: 2px 8px; }
+/* Nothing scrolls sideways at 1280 px: tables shrink to the page (ids are shortened by the kit's table
+   views, long values wrap anywhere), preformatted output wraps. */
+.jp-Notebook, .jp-Cell, .jp-OutputArea, .jp-OutputArea-output { max-width: 100%; min-width: 0; }
+.jp-OutputArea-output { overflow-x: hidden; overflow-wrap: anywhere; }
+.jp-OutputArea-output pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+.jp-RenderedHTMLCommon table.dataframe { font-size: 12px; max-width: 100%; table-layout: auto; }
+.jp-RenderedHTMLCommon table.dataframe th, .jp-RenderedHTMLCommon table.dataframe td { padding: 2px 6px; }
+.jp-RenderedHTMLCommon table.dataframe th { white-space: normal; overflow-wrap: break-word; }
+.kit-verdict { font: 14px/1.45 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 12px 16px;
+  padding: 10px 14px; border: 1px solid #d0d7de; border-left: 6px solid var(--kit-verdict, #6e7781);
+  border-radius: 6px; overflow-wrap: anywhere; }
+.kit-verdict h1 { font-size: 18px; margin: 0 0 6px; }
+.kit-verdict .kit-status-badge { display: inline-block; font-weight: 600; padding: 1px 8px; border-radius: 10px;
+  color: #fff; background: var(--kit-verdict, #6e7781); }
+.kit-verdict ul { margin: 4px 0; padding-left: 20px; } .kit-verdict code { font-size: 12px; }
+.kit-verdict .kit-meta { color: #57606a; font-size: 12px; }
 </style>
 {% endblock extra_css %}
 {%- block body_header -%}
 {{ super() }}
 <div class="kit-nav"><a href="{{ resources.kit_index }}">&larr; report</a> &middot; {{ resources.kit_title | e }}</div>
+{{ resources.kit_verdict }}
 {%- endblock body_header -%}
 {% block input_group -%}
+{%- if cell.metadata.get("kit_role") == "request" -%}
+<details class="kit-code kit-request" open><summary>request</summary>
+{%- else -%}
 <details class="kit-code"><summary>code</summary>
+{%- endif %}
 {{ super() }}
 </details>
 {%- endblock input_group %}
 """
+REQUEST_CALLS = ("responses_stream(", "chat_stream(", "expect_failure(", ".create(", "vector_store(")
+CHECKS_PREFIX = "Checks:"
 
 _exporters = threading.local()  # building an exporter loads the templates: once per thread
 
@@ -64,14 +87,24 @@ def _exporter() -> Any:
     return exporter
 
 
-def write_notebook_page(executed: Path, page: Path, *, title: str, index: Path | None = None) -> Path:
-    """Render an executed notebook to `page`; the link back goes to `index` (default: the report root's index.html)."""
+def write_notebook_page(executed: Path, page: Path, *, title: str, index: Path | None = None,
+                        status: str | None = None, findings: Sequence[Mapping[str, str]] | None = None) -> Path:
+    """Render an executed notebook to `page`; the link back goes to `index` (default: the report root's index.html).
+
+    `status` is the outcome's (default: read from the end of `title`, "... : known findings"); `findings` the
+    known findings seen (default: the setup's baseline judged against the notebook's error rules).
+    """
     import nbformat
 
     nb = nbformat.read(executed, as_version=4)
+    summary = _summary_of(nb, executed)
+    status = status or _status_from_title(title)
+    if findings is None:
+        findings = _known_findings(summary)
     index = index or _report_root(page) / "index.html"
+    nb, verdict = page_notebook(nb, title=title, status=status, summary=summary, findings=findings)
     resources = {"metadata": {"name": title, "path": str(executed.parent)},
-                 "kit_title": title, "kit_index": os.path.relpath(index, page.parent)}
+                 "kit_title": title, "kit_index": os.path.relpath(index, page.parent), "kit_verdict": verdict}
     body, _ = _exporter().from_notebook_node(nb, resources=resources)
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text(body, encoding="utf-8")
@@ -80,6 +113,133 @@ def write_notebook_page(executed: Path, page: Path, *, title: str, index: Path |
 
 def _report_root(page: Path) -> Path:
     return page.parents[2]  # <out>/<setup>/<suite>/<name>.html
+
+
+def _summary_of(nb: Any, executed: Path) -> dict[str, Any]:
+    """What the notebook handed the runner: in the notebook's metadata (any entry with "violations"), else the
+    `<name>.summary.json` beside it; {} when neither."""
+    for value in dict(nb.metadata).values():
+        if isinstance(value, Mapping):
+            for candidate in (value, *(v for v in value.values() if isinstance(v, Mapping))):
+                if "violations" in candidate and "setup" in candidate:
+                    return dict(candidate)
+    path = executed.with_suffix(".summary.json")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _status_from_title(title: str) -> str | None:
+    tail = title.rsplit(": ", 1)[-1].strip()
+    return tail if tail in {s.value for s in Status} else None
+
+
+def _known_findings(summary: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The setup's baseline findings among the notebook's error rules (kit.findings judges them as `kit run` does)."""
+    setup, notebook = summary.get("setup"), summary.get("notebook")
+    violations = summary.get("violations") or {}
+    errors = violations.get("error_rules") or []
+    if not (isinstance(setup, str) and isinstance(notebook, str) and errors):
+        return []
+    try:
+        from kit.findings import judge, load_baseline
+
+        judgement = judge(errors, load_baseline(setup), notebook)
+    except Exception:  # a page must render even when the baseline cannot be read (the outcome says why)
+        return []
+    return [{"rule": f.rule, "reason": f.reason, "upstream": f.upstream, "event": f.event} for f in judgement.known]
+
+
+VERDICT_COLOR = {
+    Status.PASSED.value: "#1a7f37", Status.FAILED.value: "#cf222e", Status.NOT_RECORDED.value: "#6e7781",
+    Status.UNSUPPORTED.value: "#9a6700", Status.KNOWN_FINDINGS.value: "#8250df",
+}
+
+
+def page_notebook(nb: Any, *, title: str, status: str | None, summary: Mapping[str, Any],
+                  findings: Sequence[Mapping[str, str]]) -> tuple[Any, str]:
+    """A copy of the executed notebook arranged as a report page, and the verdict block that heads it.
+
+    Request cells are marked (their code is shown open); a "Checks: ..." sentence becomes "Expected: ...",
+    with what happened when the verdict is not a pass; the closing `scenario.finish()` output (the raw
+    summary dict) is dropped: the verdict block says the same in words.
+    """
+    import copy
+
+    nb = copy.deepcopy(nb)
+    passed = status in (None, Status.PASSED.value)
+    for cell in nb.cells:
+        source = cell.get("source", "")
+        if cell.cell_type == "code":
+            tags = set(cell.metadata.get("tags", []))
+            if "parameters" not in tags and "injected-parameters" not in tags and any(call in source for call in REQUEST_CALLS):
+                cell.metadata["kit_role"] = "request"
+            if source.strip().endswith(".finish()"):
+                cell.outputs = [o for o in cell.outputs if o.get("output_type") not in ("execute_result", "display_data")]
+        elif cell.cell_type == "markdown" and source.lstrip().startswith(CHECKS_PREFIX):
+            expected = source.lstrip()[len(CHECKS_PREFIX):].strip()
+            outcome = "" if passed else f"\n\n*On this setup: **{status}** — see the verdict at the top of the page.*"
+            cell.source = f"**Expected:** {expected}{outcome}"
+    return nb, verdict_html(title, status, summary, findings)
+
+
+def verdict_html(title: str, status: str | None, summary: Mapping[str, Any], findings: Sequence[Mapping[str, str]]) -> str:
+    """The block at the top of a page: the status, the rules broken (with their first event), the known findings."""
+    violations = summary.get("violations") or {}
+    color = VERDICT_COLOR.get(status or "", "#6e7781")
+    heading = html.escape(title.rsplit(": ", 1)[0] if status and title.endswith(status) else title)
+    out = [f'<section class="kit-verdict" data-status="{html.escape(status or "")}" style="--kit-verdict:{color}">',
+           f"<h1>{heading}</h1>"]
+    line = [f'<span class="kit-status-badge">{html.escape(status)}</span>'] if status else []
+    if violations:
+        line.append(html.escape(violations_text({"errors": violations.get("errors", 0),
+                                                 "warnings": violations.get("warnings", 0)})))
+    streams = summary.get("streams")
+    if isinstance(streams, int):
+        line.append(f'<span class="kit-meta">{streams} stream{"" if streams == 1 else "s"} judged</span>')
+    if line:
+        out.append("<div>" + " &middot; ".join(line) + "</div>")
+    by_rule = violations.get("by_rule") or {}
+    events = violations.get("error_events") or {}
+    known = {f.get("rule"): f for f in findings}
+    rules = []
+    for rule in violations.get("error_rules") or []:
+        finding = known.get(rule)
+        where = f' <span class="kit-meta">{html.escape(str(events[rule]))}</span>' if rule in events else ""
+        note = ""
+        if finding:
+            note = f'<div class="kit-meta">known finding: {html.escape(finding.get("reason", ""))} {_upstream(finding)}</div>'
+        count = by_rule.get(rule, 1)
+        rules.append(f'<li class="kit-verdict-rule" data-rule="{html.escape(rule)}" data-severity="error"><b>error</b> '
+                     f'<code>{html.escape(rule)}</code>{f" ×{count}" if count > 1 else ""}{where}{note}</li>')
+    for rule in violations.get("warning_rules") or []:
+        count = by_rule.get(rule, 1)
+        rules.append(f'<li class="kit-verdict-rule" data-rule="{html.escape(rule)}" data-severity="warning">warning '
+                     f'<code>{html.escape(rule)}</code>{f" ×{count}" if count > 1 else ""}</li>')
+    if rules:
+        out.append("<ul>" + "".join(rules) + "</ul>")
+    elif violations:
+        out.append('<div class="kit-meta">no rule broken</div>')
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def finding_line(finding: Mapping[str, str]) -> str:
+    """`rule — reason — upstream` for terminals; without a link, "no upstream issue known" unless the reason says so."""
+    url = finding.get("upstream") or ""
+    reason = finding.get("reason") or ""
+    tail = url or ("" if "upstream" in reason.lower() else "no upstream issue known")
+    return " — ".join(part for part in (finding.get("rule") or "", reason, tail) if part)
+
+
+def _upstream(finding: Mapping[str, str]) -> str:
+    """The upstream link, or nothing when the reason already says none was found."""
+    url = finding.get("upstream", "")
+    if url:
+        return _link(url)
+    return "" if "upstream" in finding.get("reason", "").lower() else _link("")
 
 
 # -- index.html ---------------------------------------------------------------
@@ -136,7 +296,7 @@ def _findings_section(outcomes: Sequence[Outcome]) -> str:
             out.append(f'<tr><td class="nb">{html.escape(outcome.suite)}/{html.escape(outcome.name)}</td>'
                        f'<td class="kit-finding-rule">{html.escape(f.get("rule", ""))}</td>'
                        f'<td>{html.escape(f.get("event", ""))}{seen}</td><td>{html.escape(f.get("reason", ""))}</td>'
-                       f'<td>{_link(f.get("upstream", ""))}</td></tr>')
+                       f'<td>{_upstream(f) or "none found (see the reason)"}</td></tr>')
         out.append("</tbody></table>")
     out.append("</section>")
     return "\n".join(out)
@@ -175,8 +335,8 @@ def _cell_html(outcome: Outcome, root: Path) -> str:
         parts.append(f"<pre>{html.escape(outcome.message)}</pre>")
     elif outcome.status is Status.KNOWN_FINDINGS and outcome.findings:
         parts.append('<ul class="kit-finding-list">' + "".join(
-            f'<li><code>{html.escape(f.get("rule", ""))}</code> — {html.escape(f.get("reason", ""))} — '
-            f'{_link(f.get("upstream", ""))}</li>' for f in outcome.findings) + "</ul>")
+            f'<li><code>{html.escape(f.get("rule", ""))}</code> — {html.escape(f.get("reason", ""))}'
+            f'{(" — " + _upstream(f)) if _upstream(f) else ""}</li>' for f in outcome.findings) + "</ul>")
     elif outcome.status is Status.UNSUPPORTED and outcome.message:
         parts.append(f"<details><summary>why</summary><pre>{html.escape(outcome.message)}</pre></details>")
     parts.append("</td>")

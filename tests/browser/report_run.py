@@ -1,4 +1,5 @@
-"""A real report to look at: `kit run --setup local` in replay, plus capture pages whose streams have reasoning and citations.
+"""A real report to look at: `kit run --setup local` in replay, plus capture pages whose streams have reasoning and citations,
+and a page with known findings (LiteLLM's function_tools, replayed from its committed recordings).
 
 The local model cannot reason or cite, so two real captures from
 tests/captures (a reasoning summary beside an answer; a file citation) are run
@@ -28,10 +29,11 @@ class Report:
     results: dict
     reasoning_page: Path
     citation_page: Path
+    findings_page: Path
 
     def pages(self) -> list[Path]:
-        """Every HTML file of the report folder, the index first."""
-        return [self.index, *sorted(p for p in self.root.rglob("*.html") if p != self.index)]
+        """Every HTML file of the report folder, the index first, then the known-findings page."""
+        return [self.index, *sorted(p for p in self.root.rglob("*.html") if p != self.index), self.findings_page]
 
     def page_of(self, suite: str, name: str, setup: str = "local") -> Path:
         return self.root / setup / suite / f"{name}.html"
@@ -45,18 +47,24 @@ def project_env() -> dict[str, str]:
     return env
 
 
-def build_report(out: Path) -> Report:
-    argv = [sys.executable, "-m", "kit", "run", "--setup", "local", "--inference-mode", "replay", "--out", str(out),
-            "--workers", "2"]
+def _kit_run(*args: str) -> None:
+    argv = [sys.executable, "-m", "kit", "run", "--inference-mode", "replay", *args]
     done = subprocess.run(argv, cwd=PROJECT, env=project_env(), capture_output=True, text=True, timeout=600,
                           stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         raise AssertionError(f"{' '.join(argv)} exited with {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+
+
+def build_report(out: Path) -> Report:
+    _kit_run("--setup", "local", "--out", str(out), "--workers", "2")
+    findings = out.parent / "findings-report"  # a run of its own: the main report's results stay local's
+    _kit_run("--setup", "litellm", "--pattern", "responses/function_tools", "--out", str(findings), "--workers", "1")
     pages = out / "captures" / "inspect"
     reasoning = inspect_capture_page(REASONING_CAPTURE, pages, out / "index.html")
     citation = inspect_capture_page(CITATION_CAPTURE, pages, out / "index.html")
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
-    return Report(root=out, index=out / "index.html", results=results, reasoning_page=reasoning, citation_page=citation)
+    return Report(root=out, index=out / "index.html", results=results, reasoning_page=reasoning, citation_page=citation,
+                  findings_page=findings / "litellm" / "responses" / "function_tools.html")
 
 
 def inspect_capture_page(capture: Path, folder: Path, index: Path) -> Path:

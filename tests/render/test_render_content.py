@@ -195,12 +195,29 @@ def test_violations_are_listed_under_the_stream(responses_dir: Path) -> None:
     stream = load(responses_dir, BROKEN)
     violations = kit.events.validate_stream(stream, "openai")
     assert violations  # the fixture really breaks rules
+    groups = kit.events.group_violations(violations)
     page = KitHTML(kit.render.render_html(stream))
-    assert page.violations == [(v.rule, v.severity) for v in violations]
+    assert page.violations == [(g.rule, g.severity) for g in groups]
     terminal = kit.render.render_terminal(stream).to_text(width=250)
     errors = sum(v.severity == "error" for v in violations)
-    assert f"{errors} error(s), {len(violations) - errors} warning(s) (profile openai)" in terminal
+    assert f"{kit.events.plural(errors, 'error')}, {kit.events.plural(len(violations) - errors, 'warning')} (profile openai)" in terminal
     assert terminal.index(violations[0].rule) > terminal.rindex("╰")  # under the last panel
+
+
+def test_identical_violations_are_one_row_with_a_count_and_the_individual_ones_stay_available(responses_dir: Path) -> None:
+    stream = load(responses_dir, BROKEN)  # a new item_id on 62 events
+    violations = kit.events.validate_stream(stream, "openai")
+    ids = [v for v in violations if v.rule == "item.id-matches"]
+    assert len(ids) == 62
+    html = kit.render.render_html(stream)
+    page = KitHTML(html)
+    assert page.violations.count(("item.id-matches", "error")) == 1
+    assert 'data-rule="item.id-matches" data-severity="error" data-count="62"' in html
+    assert f"events {ids[0].index}–{ids[-1].index}" in html and "×62" in html
+    assert html.count('class="kit-violation-item" data-rule="item.id-matches"') == 62  # every one, in a <details>
+    terminal = kit.render.render_terminal(stream).to_text(width=250)
+    assert sum("item.id-matches" in line for line in terminal.splitlines()) == 1 and "×62" in terminal
+    assert "error(s)" not in terminal and "1 errors" not in terminal
 
     clean = kit.render.render_html(load(responses_dir, TEXT))
     assert "no violations (profile openai)" in clean and not KitHTML(clean).violations

@@ -101,3 +101,43 @@ def test_items_table_shows_function_arguments(responses_dir: Path) -> None:
     (done,) = [e for e in raw_lines(responses_dir, name) if e["type"] == "response.function_call_arguments.done"]
     table = kit.render.items_table(load(responses_dir, name))
     assert list(table["arguments"]) == [done["arguments"]]
+
+
+def test_tables_show_a_heading_and_every_column_with_long_values_shortened_for_display_only(responses_dir: Path) -> None:
+    import re
+
+    stream = load(responses_dir, WEB_SEARCH)
+    items = kit.render.items_table(stream)
+    html = items._repr_html_()
+    assert items.caption == "Output items" and 'class="kit-table-caption"' in html and "Output items" in html
+    assert "columns" not in re.sub(r"<[^>]+>", " ", html)  # no "1 rows × 21 columns": nothing hidden
+    shown = re.sub(r"<[^>]+>", " ", html.replace("<wbr>", "").replace("<br>", ""))
+    for column in kit.render.tables.ITEM_COLUMNS:  # shown, or named as empty in every row
+        assert column in shown, column
+    empty = shown.split("empty in every row: ")[1].split(")")[0].split(", ")
+    assert "first_offset" in empty and "name" in empty  # a .jsonl has no timing; a message and a search have no name
+    assert items["first_offset"].isna().all() and "text_len" not in empty
+    long_id = next(value for value in items["id"] if len(value) > kit.render.tables.ID_DISPLAY_LIMIT)
+    plain = html.replace("<wbr>", "").replace("<br>", "")
+    assert long_id not in plain and long_id[:10] in plain and "…" in plain  # shortened on screen
+    assert long_id in list(items["id"])  # the frame keeps it whole
+    assert len(items) <= kit.render.tables.TRANSPOSE_ROWS and "item 0" in shown  # few items: one column per item
+    events = kit.render.events_table(stream)
+    assert events.caption == "Events" and f"({len(events)} rows" in events._repr_html_()
+    assert type(events[["type"]]).__name__ == "ViewTable" and isinstance(events, pd.DataFrame)
+
+
+def test_a_column_with_one_value_in_every_row_is_said_once_under_the_heading(responses_dir: Path) -> None:
+    import re
+
+    events = kit.render.events_table(load(responses_dir, WEB_SEARCH))
+    assert events["known"].all() and len(events) > kit.render.tables.TRANSPOSE_ROWS
+    text = re.sub(r"<[^>]+>", " ", events._repr_html_().replace("<wbr>", "").replace("<br>", ""))
+    assert "the same in every row: " in text and "known = True" in text
+    assert text.count("True") == 1  # not repeated in every row
+
+
+def test_values_said_under_the_heading_are_escaped() -> None:
+    events = [{"type": "<script>x</script>", "sequence_number": n} for n in range(6)]
+    html = kit.render.events_table(kit.events.parse_events(events), profile=None)._repr_html_()
+    assert "<script>" not in html and "&lt;script&gt;" in html

@@ -61,10 +61,11 @@ def test_an_empty_run_says_so(tmp_path: Path) -> None:
     assert "Nothing was run." in render_index([], root=tmp_path)
 
 
-def test_notebook_page_hides_code_in_details_and_loads_nothing_from_the_network(tmp_path: Path) -> None:
+def test_notebook_page_shows_the_request_folds_other_code_and_loads_nothing_from_the_network(tmp_path: Path) -> None:
     nb = new_notebook(cells=[
         new_markdown_cell("# Refusal scenario"),
-        new_code_cell("secret_sauce = sc.responses_stream({'input': 'hi'})", execution_count=1,
+        new_code_cell("import kit.notebook as nb\nsecret_sauce = 1", execution_count=1),
+        new_code_cell("stream = sc.responses_stream({'input': 'hi'})", execution_count=2,
                       outputs=[new_output("stream", name="stdout", text="response.completed after 12 events\n")]),
     ])
     executed = tmp_path / "out" / "gpt" / "responses" / "refusal.ipynb"
@@ -73,9 +74,65 @@ def test_notebook_page_hides_code_in_details_and_loads_nothing_from_the_network(
     page = write_notebook_page(executed, executed.with_suffix(".html"), title="responses/refusal on gpt: passed")
     text = page.read_text()
     details = re.search(r'<details class="kit-code">(.*?)</details>', text, re.DOTALL)
-    assert details and "secret_sauce" in details.group(1)  # the code is there, folded
+    assert details and "secret_sauce" in details.group(1)  # other code is there, folded
     assert "secret_sauce" not in text.replace(details.group(0), "")
+    request = re.search(r'<details class="kit-code kit-request" open(?:="")?><summary>request</summary>(.*?)</details>', text, re.DOTALL)
+    assert request and "responses_stream" in request.group(1)  # the request is shown open
     assert "response.completed after 12 events" in text  # outputs are shown
     assert "Refusal scenario" in text
     assert not re.search(r"<script[^>]+src=", text) and not re.search(r"<link[^>]+href=\"https?:", text)
     assert 'href="../../index.html"' in text and "responses/refusal on gpt: passed" in text
+
+
+def _known_findings_page(tmp_path: Path) -> str:
+    """A page like litellm's function_tools: two error rules, both known findings, one with no upstream issue."""
+    nb = new_notebook(cells=[
+        new_markdown_cell("# Function tools"),
+        new_code_cell("stream = scenario.responses_stream({'input': 'weather?'})", execution_count=1),
+        new_markdown_cell("Checks: no conformance error, and a `get_weather` call."),
+        new_code_cell("scenario.check(stream)", execution_count=2,
+                      outputs=[new_output("stream", name="stdout", text="known finding: item.closed-once\n")]),
+        new_code_cell("scenario.finish()", execution_count=3,
+                      outputs=[new_output("execute_result", data={"text/plain": "{'setup': 'litellm', 'violations': {...}}"},
+                                          execution_count=3)]),
+    ])
+    executed = tmp_path / "out" / "litellm" / "responses" / "function_tools.ipynb"
+    executed.parent.mkdir(parents=True)
+    nbformat.write(nb, executed)
+    summary = {"setup": "litellm", "notebook": "responses/function_tools", "streams": 1, "violations": {
+        "errors": 2, "warnings": 4, "error_rules": ["item.closed-once", "item.final-output"],
+        "warning_rules": ["event.unknown-type"], "by_rule": {"item.closed-once": 1, "item.final-output": 1, "event.unknown-type": 4},
+        "error_events": {"item.closed-once": "event 2: item 0 (function_call) never got output_item.done"}}}
+    executed.with_suffix(".summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    findings = [{"rule": "item.closed-once", "reason": "LiteLLM fails to rebuild the chunks. No upstream issue found.", "upstream": ""},
+                {"rule": "item.final-output", "reason": "The same failure.", "upstream": "https://github.com/x/y/issues/1"}]
+    page = write_notebook_page(executed, executed.with_suffix(".html"), title="responses/function_tools on litellm: known findings",
+                               findings=findings)
+    return page.read_text()
+
+
+def test_the_page_opens_with_the_verdict_its_rules_and_findings(tmp_path: Path) -> None:
+    text = _known_findings_page(tmp_path)
+    verdict = re.search(r'<section class="kit-verdict" data-status="known findings".*?</section>', text, re.DOTALL)
+    assert verdict, "no verdict block"
+    block = verdict.group(0)
+    assert "2 errors, 4 warnings" in block and "1 stream judged" in block
+    assert re.findall(r'data-rule="([^"]+)" data-severity="error"', block) == ["item.closed-once", "item.final-output"]
+    assert 'data-rule="event.unknown-type" data-severity="warning"' in block and "×4" in block
+    assert "never got output_item.done" in block and "https://github.com/x/y/issues/1" in block
+    assert text.index('<section class="kit-verdict"') < text.index('class="kit-code kit-request"')  # the verdict before the request
+
+
+def test_the_page_says_nothing_that_contradicts_its_verdict(tmp_path: Path) -> None:
+    text = _known_findings_page(tmp_path)
+    assert "Checks: no conformance error" not in text
+    assert "Expected:" in text and "On this setup: <strong>known findings</strong>" in text
+    assert "No upstream issue found. — no upstream issue known" not in text and "no upstream issue known" not in text
+    assert "{&#39;setup&#39;: &#39;litellm&#39;" not in text and "{'setup': 'litellm'" not in text  # no raw dict at the end
+
+
+def test_findings_in_the_index_do_not_say_twice_that_no_upstream_issue_exists(tmp_path: Path) -> None:
+    outcome = Outcome("responses", "function_tools", "litellm", Status.KNOWN_FINDINGS, 1.0, findings=(
+        {"rule": "item.closed-once", "reason": "It fails. No upstream issue found.", "upstream": "", "event": "e"},))
+    page = render_index([outcome], root=tmp_path)
+    assert "No upstream issue found." in page and "no upstream issue known" not in page
