@@ -34,6 +34,7 @@ class Setup:
     capabilities: frozenset[str] = field(default_factory=frozenset)
     server: str | None = None  # "module:factory" of the server the kit starts itself (`server:<name>`, kit.servers.managed)
     think_tags: bool = False  # the model writes its reasoning inline in <think> tags
+    reasoning: str | None = None  # the managed server's reasoning dialect (kit.servers.reasoning.DIALECTS)
 
     def resolved_base_url(self, env: dict[str, str] | None = None) -> str:
         env = os.environ if env is None else env
