@@ -208,6 +208,15 @@ class Scenario:
             self._expectation_missed("expect.failure", stream, exc)
         return stream
 
+    def expect(self, expectation: str, check: Any, stream: Stream) -> Any:
+        """Run a content check (a callable); a miss this setup's baseline knows as `expectation` (an
+        `expect.*` name of kit.findings.EXPECTATIONS) is shown as a known finding and judged like a rule."""
+        try:
+            return check()
+        except StreamCheckFailed as exc:
+            self._expectation_missed(expectation, stream, exc)
+            return None
+
     def _expectation_missed(self, expectation: str, stream: Stream, failure: StreamCheckFailed) -> None:
         """Raise, unless this setup's baseline knows the miss for this notebook (a peer behaviour no rule
         judges): then show it as a known finding and hand it to the runner's judgement like a rule."""

@@ -132,7 +132,10 @@ def proxy_config(settings: ProxySettings) -> dict[str, Any]:
     return {
         "model_list": [{
             "model_name": settings.model_alias,
-            "litellm_params": {"model": f"{PROVIDER}/{settings.model_alias}", "api_base": settings.upstream_url},
+            "litellm_params": {"model": f"{PROVIDER}/{settings.model_alias}", "api_base": settings.upstream_url,
+                               # LiteLLM's llamafile provider refuses `reasoning_effort` (HTTP 400, UnsupportedParams)
+                               # unless allowed: let it reach the reasoning server (kit.servers.reasoning)
+                               "allowed_openai_params": ["reasoning_effort"]},
         }],
         # The key itself stays in the environment: the config file only names the variable.
         "general_settings": {"master_key": f"os.environ/{MASTER_KEY_ENV}"},

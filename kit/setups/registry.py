@@ -114,8 +114,10 @@ BUILTIN_SETUPS: dict[str, Setup] = {
             key_env=None,
             text_model="smollm2-135m-instruct",
             responses="bridge",
-            capabilities=frozenset({"tools", "file_search"}),
+            capabilities=frozenset({"reasoning", "tools", "file_search"}),
             server="kit.servers.local:local_server_for",
+            reasoning="think_tags",  # raw llama.cpp: the reasoning inline, split by the bridge
+            think_tags=True,
         ),
         Setup(
             name="bridge",
@@ -125,8 +127,9 @@ BUILTIN_SETUPS: dict[str, Setup] = {
             key_env=None,
             text_model="smollm2-135m-instruct",
             responses="native",  # the client talks to the served /v1/responses
-            capabilities=frozenset({"tools", "file_search"}),  # local's model: the same measured capabilities
+            capabilities=frozenset({"reasoning", "tools", "file_search"}),  # local's model: the same capabilities
             server="kit.servers.bridge:bridge_server_for",
+            reasoning="mistral",  # content blocks, read by the served bridge
         ),
         Setup(
             name="litellm",
@@ -137,8 +140,9 @@ BUILTIN_SETUPS: dict[str, Setup] = {
             key_env="LITELLM_API_KEY",  # set by the kit to the proxy's per-run master key while it runs
             text_model="smollm2-135m-instruct",
             responses="native",  # LiteLLM's own /v1/responses (its translation over Chat Completions)
-            capabilities=frozenset({"tools"}),
+            capabilities=frozenset({"reasoning", "tools"}),
             server="kit.servers.litellm:litellm_server_for",
+            reasoning="reasoning_content",  # vLLM's and DeepSeek's field
         ),
         # ogx 1.5.0 (formerly llama-stack) over the same llama.cpp server and model. Capabilities measured against
         # it (tests/live/test_ogx_live.py): a forced named tool makes a function call (auto/required do not: the
@@ -156,8 +160,9 @@ BUILTIN_SETUPS: dict[str, Setup] = {
             embedding_model="llamacpp-embed/smollm2-embed",
             embedding_dimension=576,
             responses="native",
-            capabilities=frozenset({"tools", "file_search", "embeddings"}),
+            capabilities=frozenset({"reasoning", "tools", "file_search", "embeddings"}),
             server="kit.servers.ogx:ogx_server_for",
+            reasoning="reasoning",  # Ollama's, OpenRouter's and newer vLLM's field
         ),
     )
 }
