@@ -51,7 +51,7 @@ class Cell:
     @property
     def label(self) -> str:
         if self.status == "reasoning item":
-            text = f"yes ({self.reasoning_chars} chars)"
+            text = f"yes ({self.reasoning_chars} chars{', ' + self.note if self.note else ''})"
         else:
             text = f"no: {self.note}" if self.note else self.status
         return text + (f" [{', '.join(self.errors)}]" if self.errors else "")
@@ -70,6 +70,8 @@ def classify(setup: str, dialect: str, stream: Any, violations: Sequence[Any]) -
         return Cell(setup, dialect, "failed", note=f"response failed: {str(failure)[:120]}", errors=errors)
     if "reasoning" in items and result.reasoning_text:
         return Cell(setup, dialect, "reasoning item", len(result.reasoning_text), errors=errors)
+    if "reasoning" in items and result.summary_text:  # the raw reasoning streamed as if it were a summary
+        return Cell(setup, dialect, "reasoning item", len(result.summary_text), note="as summary text", errors=errors)
     if "<think>" in result.text or "</think>" in result.text:
         note = "the <think> tags are left in the answer"
     elif "reasoning" in items:

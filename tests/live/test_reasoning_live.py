@@ -50,15 +50,19 @@ def _streamed_reasoning(dialect: str, chunks: list[dict[str, Any]]) -> str:
     return content.removeprefix("<think>").partition("</think>")[0]
 
 
-@pytest.mark.parametrize("dialect", DIALECTS)
-def test_reasoning_through_the_bridge_equals_what_the_upstream_streamed(dialect: str, tmp_path: Path) -> None:
+def _started(reasoning: str | None) -> Any:
     from kit.servers import LocalServer, LocalServerError
 
-    server = LocalServer(reasoning=dialect)
+    server = LocalServer(reasoning=reasoning)
     try:
-        server.start()
+        return server.start()
     except LocalServerError as exc:
         pytest.skip(f"the local llama.cpp server cannot start here: {exc}")
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_reasoning_through_the_bridge_equals_what_the_upstream_streamed(dialect: str, tmp_path: Path) -> None:
+    server = _started(dialect)
     try:
         client = kit.client("local", "record", base_url=server.base_url, recording_dir=tmp_path / "rec")
         events = list(stream_response(client, REQUEST, think_tags=dialect == "think_tags"))
@@ -78,17 +82,11 @@ def test_reasoning_through_the_bridge_equals_what_the_upstream_streamed(dialect:
 
 def test_plain_requests_pass_the_reasoning_server_unchanged(tmp_path: Path) -> None:
     """Without reasoning asked, the server behind the proxy answers exactly as without it (recordings stay valid)."""
-    from kit.servers import LocalServer, LocalServerError
-
     request = {"model": MODEL, "messages": [{"role": "user", "content": "Say hello in five words."}],
                "temperature": 0, "max_tokens": 24}
     answers = []
     for reasoning in (None, "mistral"):
-        server = LocalServer(reasoning=reasoning)
-        try:
-            server.start()
-        except LocalServerError as exc:
-            pytest.skip(f"the local llama.cpp server cannot start here: {exc}")
+        server = _started(reasoning)
         try:
             client = kit.client("local", "live", base_url=server.base_url)
             answers.append([c.choices[0].delta.content if c.choices else None
