@@ -76,6 +76,8 @@ def classify(setup: str, dialect: str, stream: Any, violations: Sequence[Any]) -
         note = "the <think> tags are left in the answer"
     elif "reasoning" in items:
         note = "a reasoning item with no text"
+    elif not result.text.strip():
+        note = "the reasoning and the answer are dropped (an empty message)"
     else:
         note = "the reasoning is dropped"
     return Cell(setup, dialect, "no reasoning item", note=note, errors=errors)

@@ -34,6 +34,10 @@ def test_no_reasoning_at_all_is_dropped_reasoning() -> None:
     assert _cell("Yes.", think_tags=False).note == "the reasoning is dropped"
 
 
+def test_an_empty_message_says_both_were_dropped() -> None:
+    assert "an empty message" in _cell("", think_tags=False).note
+
+
 def test_every_dialect_has_its_own_question() -> None:
     assert set(QUESTIONS) == set(DIALECTS) and len(set(QUESTIONS.values())) == len(DIALECTS)
 

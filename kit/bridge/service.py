@@ -151,7 +151,7 @@ def chat_chunks(client: openai.OpenAI, chat: Mapping[str, Any]) -> Iterator[Chun
         stream = client.chat.completions.create(**chat, stream=True, stream_options={"include_usage": True})
         try:
             for chunk in stream:
-                yield chunk.to_dict()
+                yield chunk.to_dict(warnings=False)  # Mistral's list content is not the SDK's str: no warning per chunk
         finally:
             stream.close()
     except openai.APIStatusError as exc:

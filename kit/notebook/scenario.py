@@ -90,7 +90,8 @@ class Scenario:
     def chat_stream(self, request: dict[str, Any], *, title: str | None = None, show: bool = True) -> list[dict[str, Any]]:
         """Stream a Chat Completion and return its chunks as dicts (reasoning fields kept)."""
         request = {"model": self.text_model, **request}
-        chunks = [chunk.to_dict() for chunk in self.client.chat.completions.create(stream=True, **request)]
+        chunks = [chunk.to_dict(warnings=False)  # list content (Mistral) is not the SDK's str type
+                  for chunk in self.client.chat.completions.create(stream=True, **request)]
         if show:
             _display(chat_table(chunks))
         return chunks

@@ -125,3 +125,13 @@ def test_a_whole_completion_in_each_dialect() -> None:
 def test_an_unknown_dialect_says_which_exist() -> None:
     with pytest.raises(UnknownDialect, match="reasoning_content, reasoning, think_tags, mistral"):
         DialectWriter("deepseek")
+
+
+def test_kit_serve_refuses_an_unknown_dialect_before_starting_anything() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "kit", "serve", "local", "--reasoning", "deepseek"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "unknown reasoning dialect 'deepseek'" in result.stderr and "mistral" in result.stderr
