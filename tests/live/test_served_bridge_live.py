@@ -93,7 +93,10 @@ def test_kit_check_url_of_the_served_bridge_reports_no_errors(served: BridgeServ
     assert result.returncode == 0, result.stdout + result.stderr
     probes = {r["file"]: r for r in map(json.loads, result.stdout.splitlines())}
     ran = {name: r for name, r in probes.items() if not r["skipped"]}
-    assert set(ran) == {"probe:text", "probe:function_tool", "probe:incomplete"}
+    assert set(ran) == {"probe:text", "probe:reasoning", "probe:function_tool", "probe:incomplete"}
+    # this upstream is the plain session server (no reasoning server in front): the probe says it got no reasoning
+    reasoning = ran.pop("probe:reasoning")
+    assert reasoning["request_error"] is None and reasoning["expectation"] and reasoning["errors"] == 1
     assert all(r["errors"] == 0 and r["request_error"] is None for r in ran.values())
 
 
