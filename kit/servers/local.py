@@ -286,7 +286,9 @@ class LocalServer(ProcessServer):
             raise PortBusy(busy_message(self.host, self.requested_port))
         tries = 1 if self.requested_port is not None else 3
         for attempt in range(1, tries + 1):
-            port = self.requested_port if self.requested_port is not None else free_port(self.host)
+            # behind the reasoning proxy, llama.cpp takes any free port and the proxy the requested one
+            port = self.requested_port if self.requested_port is not None and not self.reasoning \
+                else free_port(self.host)
             settings = ServerSettings(model=model, model_alias=self.model_alias, host=self.host, port=port,
                                       n_ctx=self.n_ctx, n_threads=self.n_threads, embeddings=self.embeddings,
                                       deterministic=self.deterministic, engine=self.engine, executable=executable)
@@ -346,7 +348,7 @@ class LocalServer(ProcessServer):
         assert self.log_path is not None
         self._front = ReasoningFront(self.reasoning or "", host=self.host,
                                      log_path=self.log_path.with_name(self.log_path.name + ".reasoning.log"))
-        self.port = self._front.start(self.base_url)
+        self.port = self._front.start(self.base_url, port=self.requested_port)
 
     def _wait_until_ready(self) -> None:
         assert self._child is not None

@@ -285,11 +285,11 @@ class ReasoningFront:
         self.port: int | None = None
         self._child: Any = None
 
-    def start(self, upstream: str, *, timeout: float = 30.0) -> int:
-        """Start it over `upstream` (…/v1) on a free port; returns the port once it answers /v1/models."""
+    def start(self, upstream: str, *, port: int | None = None, timeout: float = 30.0) -> int:
+        """Start it over `upstream` (…/v1) on `port` (None: a free one); returns the port once it answers."""
         from kit.servers.process import ChildProcess, answers, free_port, log_tail
 
-        self.port = free_port(self.host)
+        self.port = port if port is not None else free_port(self.host)
         base = f"http://{self.host}:{self.port}/v1"
         child = ChildProcess(proxy_command(upstream, self.dialect, self.host, self.port), self.log_path,
                              stop_timeout=5.0)
