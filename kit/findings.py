@@ -44,6 +44,11 @@ PEER_FIELDS = ("name", "version", "how")
 EXPECTATIONS: dict[str, str] = {
     "expect.failure": "a request the server must reject (beyond the model's context, say) ends in an HTTP error, "
                       "or in error + response.failed",
+    "expect.reasoning-item": "a request asking for reasoning, over an upstream that streams it, gets a reasoning "
+                             "item before the message",
+    "expect.chat-reasoning": "a chat request asking for reasoning (reasoning_effort), over an upstream that streams "
+                             "it, gets the reasoning in its chunks",
+    "expect.reasoning-summary": "a request asking for a reasoning summary (reasoning.summary) gets one streamed",
 }
 
 PASSED = "passed"

@@ -21,8 +21,7 @@ def test_battery_replays_from_recordings_and_judges_each_probe():
     assert result.returncode == 0, result.stdout + result.stderr
     probes = {r["file"]: r for r in map(json.loads, result.stdout.splitlines())}
     assert set(probes) == {"probe:text", "probe:reasoning", "probe:function_tool", "probe:incomplete"}
-    assert probes["probe:reasoning"]["skipped"] == "setup 'local' lacks reasoning"
-    for name in ("probe:text", "probe:function_tool", "probe:incomplete"):
+    for name in ("probe:text", "probe:reasoning", "probe:function_tool", "probe:incomplete"):
         assert probes[name]["errors"] == 0 and probes[name]["expectation"] is None and probes[name]["events"] > 5
     # the local server sends no usage while streaming: the validator says so, as a warning
     assert [v["rule"] for v in probes["probe:text"]["violations"]] == ["final.usage"]

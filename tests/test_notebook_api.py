@@ -44,8 +44,8 @@ def test_inspect_capture_names_a_missing_file(tmp_path):
 
 def test_scenario_require_raises_capability_missing_with_the_reason():
     scenario = nb.start("local")
-    with pytest.raises(nb.CapabilityMissing, match="lacks reasoning"):
-        scenario.require("tools", "reasoning")
+    with pytest.raises(nb.CapabilityMissing, match="lacks refusal"):
+        scenario.require("tools", "refusal")
     scenario.require("tools", "file_search")  # what it has passes
 
 

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from kit.bridge.markup import ThinkTagSplitter
+from kit.bridge.translate_reasoning import content_pieces, reasoning_details_text
 from kit.bridge.translate_content import ContentSteps
 from kit.bridge.translate_items import (  # noqa: F401  (re-exported: the translator's public names)
     FALLBACK_RESPONSE_ID,
@@ -174,6 +175,8 @@ class ChatToResponses(ContentSteps, ToolSteps):
             if not isinstance(delta, dict):
                 raise BadChunk(f"chunk {self._chunks}: delta is not an object")
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if not reasoning and delta.get("reasoning_details"):  # OpenRouter's structured reasoning alone
+                reasoning = reasoning_details_text(delta["reasoning_details"], self._chunks)
             if reasoning:
                 if not isinstance(reasoning, str):
                     raise BadChunk(f"chunk {self._chunks}: delta reasoning is a {type(reasoning).__name__}, "
@@ -181,18 +184,18 @@ class ChatToResponses(ContentSteps, ToolSteps):
                 yield from self._reasoning_text(reasoning)
             content = delta.get("content")
             if content:
-                if not isinstance(content, str):
-                    raise BadChunk(f"chunk {self._chunks}: delta.content is a {type(content).__name__}, not text")
-                if self._think is not None:
-                    for is_reasoning, piece in self._think.feed(content):
-                        if is_reasoning:
-                            yield from self._reasoning_text(piece)
-                        else:
-                            yield from self._answer_text(piece)
-                        if self.finished:
-                            return
-                else:
-                    yield from self._answer_text(content)
+                for is_reasoning, piece in content_pieces(content, self._chunks):
+                    if is_reasoning:
+                        yield from self._reasoning_text(piece)
+                    elif self._think is not None:
+                        for in_think, text in self._think.feed(piece):
+                            yield from (self._reasoning_text(text) if in_think else self._answer_text(text))
+                            if self.finished:
+                                return
+                    else:
+                        yield from self._answer_text(piece)
+                    if self.finished:
+                        return
             refusal = delta.get("refusal")
             if refusal:
                 if not isinstance(refusal, str):

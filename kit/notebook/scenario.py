@@ -131,7 +131,8 @@ class Scenario:
     def chat_stream(self, request: dict[str, Any], *, title: str | None = None, show: bool = True) -> list[dict[str, Any]]:
         """Stream a Chat Completion and return its chunks as dicts (reasoning fields kept)."""
         request = {"model": self.text_model, **request}
-        chunks = [chunk.to_dict() for chunk in self.client.chat.completions.create(stream=True, **request)]
+        chunks = [chunk.to_dict(warnings=False)  # list content (Mistral) is not the SDK's str type
+                  for chunk in self.client.chat.completions.create(stream=True, **request)]
         if show:
             _display(chat_table(chunks))
         return chunks
@@ -238,14 +239,29 @@ class Scenario:
             if not any(event.type == "error" for event in stream.events):
                 _fail(stream, "expected an `error` event before `response.failed`")
         except StreamCheckFailed as failure:
-            where = f"{stream.source}: {str(failure).splitlines()[0]}"
-            known = {f.rule: f for f in self.context.findings}
-            label = f"known finding: {known['expect.failure'].line}" if "expect.failure" in known else "expectation missed"
-            _display(f"{label}\n  seen: {where}")
-            self.expectations.append(Expectation("expect.failure", False, where))
+            self._missed("expect.failure", stream, failure)
         else:
             self.expectations.append(Expectation("expect.failure", True))
         return stream
+
+    def expect(self, expectation: str, check: Any, stream: Stream) -> Any:
+        """Run a content check (a callable) that a peer's baseline may name as `expectation` (an `expect.*` name of
+        kit.findings.EXPECTATIONS): met or missed, it is recorded for the runner to judge; a miss returns None."""
+        try:
+            value = check()
+        except StreamCheckFailed as failure:
+            self._missed(expectation, stream, failure)
+            return None
+        self.expectations.append(Expectation(expectation, True))
+        return value
+
+    def _missed(self, expectation: str, stream: Stream, failure: StreamCheckFailed) -> None:
+        """Show a missed expectation (as a known finding when the run's findings know it) and record it."""
+        where = f"{stream.source}: {str(failure).splitlines()[0]}"
+        known = {f.rule: f for f in self.context.findings}
+        label = f"known finding: {known[expectation].line}" if expectation in known else "expectation missed"
+        _display(f"{label}\n  seen: {where}")
+        self.expectations.append(Expectation(expectation, False, where))
 
     # -- the result ---------------------------------------------------------------------
     def result(self) -> RunResult:

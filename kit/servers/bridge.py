@@ -203,15 +203,16 @@ class BridgeServer(ProcessServer):
 def bridge_server_for(setup: Any, *, upstream: str | None = None, host: str = DEFAULT_HOST, port: int | None = None,
                       log_path: str | Path | None = None, start_timeout: float = 120.0, model: str | Path | None = None,
                       n_threads: int | None = None, embeddings: bool = False, engine: str = "llama-cpp-python",
-                      stores_dir: str | Path | None = None) -> BridgeServer:
+                      stores_dir: str | Path | None = None, reasoning: str | None = None) -> BridgeServer:
     """The `bridge` setup's managed server: over `upstream`, else over the kit's own llama.cpp server (started too)."""
     local = None
     if upstream is None:
         local = LocalServer(model=model, model_alias=setup.text_model, n_threads=n_threads, embeddings=embeddings,
-                            engine=engine, start_timeout=start_timeout)  # type: ignore[arg-type]
+                            engine=engine, start_timeout=start_timeout,  # type: ignore[arg-type]
+                            reasoning=reasoning or getattr(setup, "reasoning", None))
     return BridgeServer(upstream=upstream, local=local, host=host, port=port, log_path=log_path,
-                        start_timeout=start_timeout, think_tags=setup.think_tags, model_alias=setup.text_model,
-                        stores_dir=stores_dir)
+                        start_timeout=start_timeout, model_alias=setup.text_model, stores_dir=stores_dir,
+                        think_tags=setup.think_tags or (upstream is None and reasoning == "think_tags"))
 
 
 if __name__ == "__main__":

@@ -125,7 +125,10 @@ def proxy_config(settings: ProxySettings) -> dict[str, Any]:
     return {
         "model_list": [{
             "model_name": settings.model_alias,
-            "litellm_params": {"model": f"{PROVIDER}/{settings.model_alias}", "api_base": settings.upstream_url},
+            "litellm_params": {"model": f"{PROVIDER}/{settings.model_alias}", "api_base": settings.upstream_url,
+                               # LiteLLM's llamafile provider refuses `reasoning_effort` (HTTP 400, UnsupportedParams)
+                               # unless allowed: let it reach the reasoning server (kit.servers.reasoning)
+                               "allowed_openai_params": ["reasoning_effort"]},
         }],
         # The key itself stays in the environment: the config file only names the variable.
         "general_settings": {"master_key": f"os.environ/{MASTER_KEY_ENV}"},
@@ -201,7 +204,8 @@ class LiteLLMServer(ProcessServer):
     def __init__(self, *, model_alias: str = DEFAULT_ALIAS, host: str = DEFAULT_HOST, port: int | None = None,
                  upstream: str | None = None, log_path: str | Path | None = None, start_timeout: float = 300.0,
                  stop_timeout: float = 10.0, version: str = LITELLM_VERSION, key_env: str = DEFAULT_KEY_ENV,
-                 model: str | Path | None = None, n_threads: int | None = None, uv: str | None = None) -> None:
+                 model: str | Path | None = None, n_threads: int | None = None, uv: str | None = None,
+                 reasoning: str | None = None) -> None:
         if host not in LOOPBACK_HOSTS:
             raise ValueError(f"LiteLLM's proxy is served on loopback only (127.0.0.1), not {host!r}")
         super().__init__(host=host, port=port, log_path=log_path, start_timeout=start_timeout,
@@ -213,6 +217,7 @@ class LiteLLMServer(ProcessServer):
         self.model = model
         self.n_threads = n_threads
         self.uv = uv
+        self.reasoning = reasoning  # the upstream's reasoning dialect (kit.servers.reasoning)
         self.command: list[str] = []
         self.start_seconds: float | None = None  # upstream + proxy, until both answer
         self.proxy_start_seconds: float | None = None
@@ -286,6 +291,7 @@ class LiteLLMServer(ProcessServer):
             return self.upstream
         upstream_log = self.log_path.with_name(self.log_path.name + ".upstream.log") if self.log_path else None
         server = LocalServer(model_alias=self.model_alias, model=self.model, n_threads=self.n_threads,
+                             reasoning=self.reasoning,
                              log_path=upstream_log)
         self.upstream_server = server
         try:
@@ -373,11 +379,12 @@ class LiteLLMServer(ProcessServer):
 
 def litellm_server_for(setup: Any, *, host: str = DEFAULT_HOST, port: int | None = None, upstream: str | None = None,
                        log_path: str | Path | None = None, start_timeout: float = 300.0,
-                       model: str | Path | None = None, n_threads: int | None = None) -> LiteLLMServer:
+                       model: str | Path | None = None, n_threads: int | None = None,
+                       reasoning: str | None = None) -> LiteLLMServer:
     """The `litellm` setup's managed server (the factory `Setup.server` names): its model alias and key variable.
 
     Options it does not take (`local`'s engine, embeddings) are dropped by `server_for_setup`.
     """
     return LiteLLMServer(model_alias=setup.text_model, key_env=setup.key_env or DEFAULT_KEY_ENV, host=host, port=port,
                          upstream=upstream, log_path=log_path, start_timeout=start_timeout, model=model,
-                         n_threads=n_threads)
+                         n_threads=n_threads, reasoning=reasoning or getattr(setup, "reasoning", None))

@@ -205,7 +205,8 @@ class LocalServer(ProcessServer):
                  host: str = DEFAULT_HOST, port: int | None = None, log_path: str | Path | None = None,
                  start_timeout: float = 120.0, stop_timeout: float = 10.0, n_ctx: int = 4096,
                  n_threads: int | None = None, embeddings: bool = False, deterministic: bool | None = None,
-                 engine: Engine = "llama-cpp-python", executable: str | None = None) -> None:
+                 engine: Engine = "llama-cpp-python", executable: str | None = None,
+                 reasoning: str | None = None) -> None:
         self.model = Path(model).expanduser() if model is not None else None
         super().__init__(host=host, port=port, log_path=log_path, start_timeout=start_timeout,
                          stop_timeout=stop_timeout)
@@ -223,6 +224,8 @@ class LocalServer(ProcessServer):
         self.command: list[str] = []
         self.start_seconds: float | None = None  # from spawn to the first good /v1/models
         self._model_used: Path | None = None
+        self.reasoning = reasoning  # a dialect: the reasoning proxy (kit.servers.reasoning) serves in front
+        self._front: Any = None
 
     # -- what callers use -------------------------------------------------------------------------------------
 
@@ -255,20 +258,27 @@ class LocalServer(ProcessServer):
         """Spawn and wait; a free port taken by another process between our probe and the bind: try another."""
         tries = 1 if self.requested_port is not None else 3
         for attempt in range(1, tries + 1):
-            port = self.requested_port if self.requested_port is not None else free_port(self.host)
+            # behind the reasoning proxy, llama.cpp takes any free port and the proxy the requested one
+            port = self.requested_port if self.requested_port is not None and not self.reasoning \
+                else free_port(self.host)
             settings = ServerSettings(model=self._model_file, model_alias=self.model_alias, host=self.host, port=port,
                                       n_ctx=self.n_ctx, n_threads=self.n_threads, embeddings=self.embeddings,
                                       deterministic=self.deterministic, engine=self.engine, executable=self._executable)
             try:
                 self._spawn(settings)
                 self._wait_until_ready()
+                if self.reasoning:
+                    self._start_reasoning_front()
                 return
-            except PortBusy:
+            except PortBusy:  # another process took the port between our probe and the server's bind
                 if attempt == tries:
                     raise
 
     def stop(self) -> None:
         """Terminate the server (SIGTERM, then SIGKILL after `stop_timeout`); safe to call twice."""
+        front, self._front = self._front, None
+        if front is not None:
+            front.stop()
         child, self._child = self._child, None
         if child is not None:
             child.stop()
@@ -298,6 +308,15 @@ class LocalServer(ProcessServer):
         except OSError as exc:
             self.stop()
             raise ServerNotInstalled(f"cannot run {self.command[0]}: {exc} ({INSTALL_HINT})") from exc
+
+    def _start_reasoning_front(self) -> None:
+        """The reasoning proxy in front of llama.cpp; the server's URL becomes the proxy's."""
+        from kit.servers.reasoning import ReasoningFront
+
+        assert self.log_path is not None
+        self._front = ReasoningFront(self.reasoning or "", host=self.host,
+                                     log_path=self.log_path.with_name(self.log_path.name + ".reasoning.log"))
+        self.port = self._front.start(self.base_url, port=self.requested_port)
 
     def _wait_until_ready(self) -> None:
         assert self._child is not None
@@ -356,4 +375,5 @@ def start_local_server(**options: Any) -> LocalServer:
 def local_server_for(setup: Any, **options: Any) -> LocalServer:
     """The `local` setup's managed server (the factory that `Setup.server` names), serving its text_model id."""
     options.setdefault("model_alias", setup.text_model)
+    options.setdefault("reasoning", getattr(setup, "reasoning", None))
     return LocalServer(**options)

@@ -146,10 +146,11 @@ class OgxServer(ProcessServer):
     def __init__(self, *, llama_alias: str, host: str = DEFAULT_HOST, port: int | None = None,
                  log_path: str | Path | None = None, run_dir: str | Path | None = None, start_timeout: float = 180.0,
                  stop_timeout: float = 40.0, n_threads: int | None = None, model: str | Path | None = None,
-                 home: str | Path | None = None, upstream: str | None = None) -> None:
+                 home: str | Path | None = None, upstream: str | None = None, reasoning: str | None = None) -> None:
         if host not in ("127.0.0.1", "localhost"):
             raise ValueError(f"ogx is served on 127.0.0.1 only (its config runs without TLS), not on {host!r}")
         self.llama_alias = llama_alias  # the model id llama.cpp serves
+        self.reasoning = reasoning  # the chat server's reasoning dialect (kit.servers.reasoning)
         self.text_model = f"{PROVIDER_ID}/{llama_alias}"  # the id ogx gives it
         super().__init__(host="127.0.0.1", port=port, log_path=log_path, start_timeout=start_timeout,
                          stop_timeout=stop_timeout)
@@ -239,7 +240,7 @@ class OgxServer(ProcessServer):
         assert self.run_dir is not None
         if self.upstream is None:
             self.chat = LocalServer(model=self.model, model_alias=self.llama_alias, n_threads=self.n_threads,
-                                    log_path=self.run_dir / "llama-chat.log")
+                                    log_path=self.run_dir / "llama-chat.log", reasoning=self.reasoning)
         self.embed = LocalServer(model=self.model, model_alias=EMBED_ALIAS, n_threads=1, embeddings=True,
                                  log_path=self.run_dir / "llama-embed.log")
         if self.chat is not None:
@@ -303,6 +304,7 @@ def ogx_server_for(setup: Any, *, upstream: str | None = None, **options: Any) -
     """
     alias = setup.text_model.partition("/")[2] or setup.text_model
     options.setdefault("llama_alias", alias)
+    options.setdefault("reasoning", getattr(setup, "reasoning", None))
     options.pop("embeddings", None)  # `kit serve --embeddings` is local's: ogx always has its embeddings server
     options.pop("engine", None)
     return OgxServer(upstream=upstream, **options)

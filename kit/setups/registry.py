@@ -37,6 +37,7 @@ class Setup:
     capabilities: frozenset[str] = field(default_factory=frozenset)
     server: str | None = None  # the server the kit starts itself: a name in kit.servers.managed, or "module:function"
     think_tags: bool = False  # the model writes its reasoning inline in <think> tags
+    reasoning: str | None = None  # the managed server's reasoning dialect (kit.servers.reasoning.DIALECTS)
 
     def resolved_base_url(self, env: dict[str, str] | None = None) -> str:
         env = os.environ if env is None else env
@@ -116,8 +117,10 @@ BUILTIN_SETUPS: dict[str, Setup] = {
             key_env=None,
             text_model="smollm2-135m-instruct",
             responses="bridge",
-            capabilities=frozenset({"tools", "file_search"}),
+            capabilities=frozenset({"reasoning", "tools", "file_search"}),
             server="local",
+            reasoning="think_tags",  # raw llama.cpp: the reasoning inline, split by the bridge
+            think_tags=True,
         ),
         Setup(
             name="bridge",
@@ -127,8 +130,9 @@ BUILTIN_SETUPS: dict[str, Setup] = {
             key_env=None,
             text_model="smollm2-135m-instruct",
             responses="native",  # the client talks to the served /v1/responses
-            capabilities=frozenset({"tools", "file_search"}),  # local's model: the same measured capabilities
+            capabilities=frozenset({"reasoning", "tools", "file_search"}),  # local's model: the same capabilities
             server="bridge",
+            reasoning="mistral",  # content blocks, read by the served bridge
         ),
         Setup(
             name="litellm",
@@ -139,8 +143,9 @@ BUILTIN_SETUPS: dict[str, Setup] = {
             key_env="LITELLM_API_KEY",  # set by the kit to the proxy's per-run master key while it runs
             text_model="smollm2-135m-instruct",
             responses="native",  # LiteLLM's own /v1/responses (its translation over Chat Completions)
-            capabilities=frozenset({"tools"}),
+            capabilities=frozenset({"reasoning", "tools"}),
             server="litellm",
+            reasoning="reasoning_content",  # vLLM's and DeepSeek's field
         ),
         # ogx 1.5.0 (formerly llama-stack) over the same llama.cpp server and model. Capabilities measured against
         # it (tests/live/test_ogx_live.py): a forced named tool makes a function call (auto/required do not: the
@@ -158,8 +163,9 @@ BUILTIN_SETUPS: dict[str, Setup] = {
             embedding_model="llamacpp-embed/smollm2-embed",
             embedding_dimension=576,
             responses="native",
-            capabilities=frozenset({"tools", "file_search", "embeddings"}),
+            capabilities=frozenset({"reasoning", "tools", "file_search", "embeddings"}),
             server="ogx",
+            reasoning="reasoning",  # Ollama's, OpenRouter's and newer vLLM's field
         ),
     )
 }

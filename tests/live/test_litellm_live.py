@@ -32,6 +32,7 @@ BASELINE = load_baseline("litellm", Path(__file__).resolve().parents[2] / "findi
 def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiteLLMServer]:
     log = Path(tmp_path_factory.mktemp("litellm")) / "proxy.log"
     with LiteLLMServer(model_alias=SETUP.text_model, key_env=SETUP.key_env or "", log_path=log,
+                       reasoning=SETUP.reasoning,  # the setup's reasoning server, so the battery's reasoning probe runs
                        start_timeout=600) as server:
         yield server
 
@@ -75,7 +76,7 @@ def test_battery_breaks_exactly_the_baselined_rules(proxy: LiteLLMServer) -> Non
         if judgement.status == FAILED:
             problems.append(judgement.message + "\n" + "\n".join(str(v) for v in result.violations
                                                                  if v.rule in judgement.new))
-    assert ran == 3  # text, function_tool, incomplete (no reasoning on this model)
+    assert ran == 4  # text, reasoning (over the reasoning server), function_tool, incomplete
     assert not problems, "\n".join(problems)
 
 

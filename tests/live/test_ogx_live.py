@@ -77,7 +77,7 @@ def test_the_battery_breaks_exactly_the_baselined_rules(ogx: OgxServer) -> None:
     client = kit.client("ogx", "live", base_url=ogx.base_url)
     results = list(run_battery(client, get_setup("ogx")))
     ran = [r for r in results if not r.skipped]
-    assert {r.probe for r in ran} == {"text", "function_tool", "incomplete"}
+    assert {r.probe for r in ran} == {"text", "reasoning", "function_tool", "incomplete"}
     for result in ran:
         assert result.error is None, result.error
         verdict = judged(result.violations, f"battery/{result.probe}")

@@ -24,6 +24,7 @@ from kit.bridge import stream_response
 from kit.events.parse import sse_payloads
 from kit.events import accumulate, parse, validate_stream
 from kit.servers import LocalServer, port_is_free, server_for_setup
+from kit.setups import get_setup
 from kit.servers.bridge import BridgeServer
 
 pytestmark = pytest.mark.live
@@ -32,9 +33,11 @@ MODEL = "smollm2-135m-instruct"
 
 
 @pytest.fixture(scope="module")
-def served(local_server: LocalServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BridgeServer]:
-    log = tmp_path_factory.mktemp("served-bridge") / "bridge.log"
-    with BridgeServer(upstream=local_server.base_url, log_path=log) as server:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BridgeServer]:
+    """The served bridge over llama.cpp behind the `bridge` setup's reasoning server (as `server:bridge` runs it)."""
+    folder = tmp_path_factory.mktemp("served-bridge")
+    with LocalServer(reasoning=get_setup("bridge").reasoning, log_path=folder / "llama.log") as upstream, \
+            BridgeServer(upstream=upstream.base_url, log_path=folder / "bridge.log") as server:
         yield server
 
 
@@ -93,7 +96,7 @@ def test_kit_check_url_of_the_served_bridge_reports_no_errors(served: BridgeServ
     assert result.returncode == 0, result.stdout + result.stderr
     probes = {r["file"]: r for r in map(json.loads, result.stdout.splitlines())}
     ran = {name: r for name, r in probes.items() if not r["skipped"]}
-    assert set(ran) == {"probe:text", "probe:function_tool", "probe:incomplete"}
+    assert set(ran) == {"probe:text", "probe:reasoning", "probe:function_tool", "probe:incomplete"}
     assert all(r["errors"] == 0 and r["request_error"] is None for r in ran.values())
 
 

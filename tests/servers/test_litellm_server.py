@@ -166,7 +166,9 @@ def test_config_routes_the_alias_through_the_llamafile_provider_to_the_upstream(
     assert config == proxy_config(settings)
     [model] = config["model_list"]
     assert model["model_name"] == ALIAS
-    assert model["litellm_params"] == {"model": f"llamafile/{ALIAS}", "api_base": "http://127.0.0.1:9/v1"}
+    assert model["litellm_params"] == {"model": f"llamafile/{ALIAS}", "api_base": "http://127.0.0.1:9/v1",
+                                       # the reasoning server's trigger (the provider refuses it otherwise)
+                                       "allowed_openai_params": ["reasoning_effort"]}
     # the key stays in the environment: the file only names the variable
     assert config["general_settings"]["master_key"] == f"os.environ/{MASTER_KEY_ENV}"
 
