@@ -100,17 +100,23 @@ class Matrix:
         return [c for c in self.cells if c.status not in ("not recorded",)]
 
 
-def matrix(setups: Sequence[str] = PEERS, *, inference_mode: str | None = None, recording_dir: str | None = None,
-           base_urls: dict[str, str] | None = None, dialects: Sequence[str] = DIALECTS) -> Matrix:
-    """Send each dialect's request to each setup (replay by default) and classify what came back."""
+def matrix(setups: Sequence[str] = PEERS, *, run: Any = None, inference_mode: str | None = None,
+           recording_dir: str | None = None, base_urls: dict[str, str] | None = None,
+           dialects: Sequence[str] = DIALECTS) -> Matrix:
+    """Send each dialect's request to each setup (replay by default) and classify what came back. `run` is the
+    comparison notebook's run context: its mode, recordings and setups file apply to every setup."""
     import kit.notebook as nb
     from kit.recording import ReplayMiss
+    from kit.setups.context import RunContext
 
+    base = RunContext.from_parameters(run) if run is not None else RunContext()
     cells: list[Cell] = []
     misses: list[Exception] = []
     for name in setups:
-        scenario = nb.start(name, inference_mode, recording_dir=recording_dir,
-                            stack_config=(base_urls or {}).get(name))
+        context = RunContext(setup=name, mode=inference_mode or base.mode,
+                             recording_dir=recording_dir or str(base.recordings()), replay_style=base.replay_style,
+                             base_url=(base_urls or {}).get(name), setups_file=base.setups_file)
+        scenario = nb.start(context)
         for dialect in dialects:
             try:
                 stream = scenario.responses_stream(matrix_request(dialect), title=f"{name} · {dialect}", show=False)
@@ -121,8 +127,7 @@ def matrix(setups: Sequence[str] = PEERS, *, inference_mode: str | None = None, 
             except Exception as exc:  # a server's HTTP error is a fact of the matrix
                 cells.append(Cell(name, dialect, "error", note=f"{type(exc).__name__}: {exc}"[:200]))
                 continue
-            violations = next(v for _, s, v in scenario.streams if s is stream)
-            cells.append(classify(name, dialect, stream, violations))
+            cells.append(classify(name, dialect, stream, scenario.observation(stream).violations or ()))
     return Matrix(cells, misses)
 
 
