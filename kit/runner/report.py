@@ -88,16 +88,19 @@ def _exporter() -> Any:
 
 
 def write_notebook_page(executed: Path, page: Path, *, title: str, index: Path | None = None,
-                        status: str | None = None, findings: Sequence[Mapping[str, str]] | None = None) -> Path:
+                        status: str | None = None, findings: Sequence[Mapping[str, str]] | None = None,
+                        summary: Mapping[str, Any] | None = None) -> Path:
     """Render an executed notebook to `page`; the link back goes to `index` (default: the report root's index.html).
 
     `status` is the outcome's (default: read from the end of `title`, "... : known findings"); `findings` the
-    known findings seen (default: the setup's baseline judged against the notebook's error rules).
+    known findings seen (default: the setup's baseline judged against the notebook's error rules); `summary`
+    the runner's account of the notebook's typed result (setup, notebook, violations; default: read from the
+    notebook).
     """
     import nbformat
 
     nb = nbformat.read(executed, as_version=4)
-    summary = _summary_of(nb, executed)
+    summary = dict(summary) if summary is not None else _summary_of(nb, executed)
     status = status or _status_from_title(title)
     if findings is None:
         findings = _known_findings(summary)
