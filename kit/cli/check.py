@@ -103,7 +103,7 @@ def check(
                                                help="server:<setup> starts that setup's managed server for the battery."),
 ) -> None:
     """Validate Responses streams against the conformance rule catalog, or send a live battery (--url/--setup)."""
-    from kit.events import RULES, NotJSONEvent, enabled_rules, group_violations, plural, profile_for, summarize, validate_stream
+    from kit.events import RULES, enabled_rules
 
     chosen = profile.value if profile is not None else None
     battery_profile = chosen or "openai"
@@ -132,50 +132,7 @@ def check(
         raise typer.Exit(EXIT_UNREADABLE)
     status = EXIT_OK
     for path in files:
-        try:
-            stream = _read(path)
-        except (OSError, ValueError) as exc:
-            status = EXIT_UNREADABLE
-            reason = read_error_text(exc)
-            if as_json:
-                typer.echo(json.dumps({"file": path, "events": None, "errors": None, "warnings": None, "violations": [], "read_error": reason}))
-            else:
-                typer.echo(f"{path}: cannot read: {reason}", err=True)
-            continue
-        used = profile_for(stream, chosen)
-        try:
-            violations = validate_stream(stream, used, starting_after=starting_after)
-        except RecursionError:
-            status = EXIT_UNREADABLE
-            reason = f"{path}: JSON nested too deeply to check"
-            if as_json:
-                typer.echo(json.dumps({"file": path, "events": None, "errors": None, "warnings": None, "violations": [], "read_error": reason}))
-            else:
-                typer.echo(f"{path}: cannot read: {reason}", err=True)
-            continue
-        counts = summarize(violations)
-        groups = group_violations(violations)
-        if counts["errors"] and status == EXIT_OK:
-            status = EXIT_ERRORS
-        if as_json:
-            bad = sum(type(event) is NotJSONEvent for event in stream.events)
-            record = {
-                "file": path,
-                "profile": used,
-                "events": len(stream.events) - bad,
-                "not_json": bad,
-                "errors": counts["errors"],
-                "warnings": counts["warnings"],
-                "groups": [group.to_dict() for group in groups],
-                "violations": [violation.to_dict() for violation in violations],
-            }
-            typer.echo(json.dumps(record, ensure_ascii=False))
-            continue
-        verdict = "FAIL" if counts["errors"] else "ok"
-        typer.echo(f"{path}: {verdict}: {count_phrase(stream, used)}, {plural(counts['errors'], 'error')}, "
-                   f"{plural(counts['warnings'], 'warning')} (profile {used})")
-        for group in groups:
-            typer.echo(f"  {group}")
+        status = max(status, _check_file(path, chosen, starting_after, as_json))
     raise typer.Exit(status)
 
 
@@ -259,6 +216,54 @@ def _battery(url: str | None, model: str | None, setup_name: str | None, bridge:
                 result.problem is not None or judgement is not None and judgement.status == FAILED):
             status = EXIT_ERRORS
     return status
+
+
+def _check_file(path: str, chosen: str | None, starting_after: int | None, as_json: bool) -> int:
+    """Judge one file (or stdin) and print its verdict; its exit status (unreadable > errors > ok)."""
+    from kit.events import NotJSONEvent, group_violations, plural, profile_for, summarize, validate_stream
+
+    try:
+        stream = _read(path)
+    except (OSError, ValueError) as exc:
+        return _unreadable(path, read_error_text(exc), as_json)
+    used = profile_for(stream, chosen)
+    try:
+        violations = validate_stream(stream, used, starting_after=starting_after)
+    except RecursionError:
+        return _unreadable(path, f"{path}: JSON nested too deeply to check", as_json)
+    counts = summarize(violations)
+    groups = group_violations(violations)
+    status = EXIT_ERRORS if counts["errors"] else EXIT_OK
+    if as_json:
+        bad = sum(type(event) is NotJSONEvent for event in stream.events)
+        record = {
+            "file": path,
+            "profile": used,
+            "events": len(stream.events) - bad,
+            "not_json": bad,
+            "errors": counts["errors"],
+            "warnings": counts["warnings"],
+            "groups": [group.to_dict() for group in groups],
+            "violations": [violation.to_dict() for violation in violations],
+        }
+        typer.echo(json.dumps(record, ensure_ascii=False))
+        return status
+    verdict = "FAIL" if counts["errors"] else "ok"
+    typer.echo(f"{path}: {verdict}: {count_phrase(stream, used)}, {plural(counts['errors'], 'error')}, "
+               f"{plural(counts['warnings'], 'warning')} (profile {used})")
+    for group in groups:
+        typer.echo(f"  {group}")
+    return status
+
+
+
+def _unreadable(path: str, reason: str, as_json: bool) -> int:
+    if as_json:
+        typer.echo(json.dumps({"file": path, "events": None, "errors": None, "warnings": None, "violations": [],
+                               "read_error": reason}))
+    else:
+        typer.echo(f"{path}: cannot read: {reason}", err=True)
+    return EXIT_UNREADABLE
 
 
 def register(app: typer.Typer) -> None:
