@@ -116,6 +116,8 @@ class BridgeState:
         await self.passthrough_http.aclose()
         self.chat_client.close()
         shutil.rmtree(self.files.folder, ignore_errors=True)
+        if self.config.stores_dir is None:  # a folder of this run's own: its stores and responses go with it
+            shutil.rmtree(self.stores.root, ignore_errors=True)
 
 
 async def json_body(request: Any) -> dict[str, Any] | Any:
