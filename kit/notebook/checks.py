@@ -20,8 +20,9 @@ class StreamCheckFailed(AssertionError):
 
 
 def chat_table(chunks: list[dict[str, Any]]) -> Any:
-    """One row per chat chunk: what each carried (content, reasoning fields, tool calls, finish)."""
-    import pandas as pd
+    """One row per chat chunk: what each carried (content, reasoning fields, tool calls, finish); shown as the
+    kit's table view (a heading, no hidden column, no pandas "rows × columns" truncation line)."""
+    from kit.render.tables import ViewTable
 
     rows = []
     for i, chunk in enumerate(chunks):
@@ -37,7 +38,9 @@ def chat_table(chunks: list[dict[str, Any]]) -> Any:
             "finish_reason": choice.get("finish_reason"),
             "usage": bool(chunk.get("usage")),
         })
-    return pd.DataFrame(rows)
+    table = ViewTable(rows)
+    table.caption = "Chat chunks"
+    return table
 
 
 def chat_text(chunks: list[dict[str, Any]]) -> tuple[str, str]:
