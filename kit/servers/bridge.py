@@ -45,7 +45,6 @@ from kit.servers.process import (
     first_exit,
     free_port,
     log_tail,
-    port_is_free,
     read_log,
     temp_log_path,
 )
@@ -107,34 +106,28 @@ class BridgeServer(ProcessServer):
         over = shown_url(self.upstream_url) if self.upstream_url else "a managed llama.cpp server"
         return f"<BridgeServer over {over} {state}, log {self.log_path}>"
 
-    def start(self) -> BridgeServer:
-        """Start the upstream (when managed), check it answers, start the bridge and wait until it does."""
-        if self.running:
-            return self
+    port_busy = PortBusy
+
+    def _prepare(self) -> None:
         missing = [name for name in SERVER_MODULES if find_spec(name) is None]
         if missing:
             raise ServerNotInstalled(f"the served bridge needs {', '.join(missing)}: {INSTALL_HINT}")
-        if self.requested_port is not None and not port_is_free(self.host, self.requested_port):
-            raise PortBusy(busy_message(self.host, self.requested_port))
-        began = time.monotonic()
-        try:
-            if self.local is not None:
-                self.local.start()
-            self._check_upstream()
-            tries = 1 if self.requested_port is not None else 3
-            for attempt in range(1, tries + 1):
-                try:
-                    self._spawn(self.requested_port if self.requested_port is not None else free_port(self.host))
-                    self._wait_until_ready()
-                    break
-                except PortBusy:
-                    if attempt == tries:
-                        raise
-        except BaseException:
-            self.stop()
-            raise
-        self.start_seconds = time.monotonic() - began
-        return self
+
+    def _launch(self, began: float) -> None:
+        """Start the upstream (when managed), check it answers, start the bridge and wait until it does."""
+        if self.local is not None:
+            self.local.start()
+        self._check_upstream()
+        tries = 1 if self.requested_port is not None else 3
+        for attempt in range(1, tries + 1):
+            try:
+                self._spawn(self.requested_port if self.requested_port is not None else free_port(self.host))
+                self._wait_until_ready()
+                break
+            except PortBusy:
+                if attempt == tries:
+                    raise
+        self.start_seconds = time.monotonic() - began  # the upstream's start included
 
     def stop(self) -> None:
         """Stop the bridge (SIGTERM, then SIGKILL), then the upstream it started; safe to call twice."""
