@@ -8,6 +8,8 @@ indices stays integer even when some events lack the field.
 
 from __future__ import annotations
 
+import json
+
 import math
 import re
 from collections import Counter, defaultdict
@@ -49,6 +51,8 @@ class ViewTable(pd.DataFrame):
 
 
 def _display_value(value: Any, column: str) -> Any:
+    if isinstance(value, (list, dict)):  # e.g. Mistral's content blocks in a chat chunk: shown as their JSON
+        value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     if column == "rules" and isinstance(value, str):
         return value.replace(",", ", ")  # room to break between rule ids
     if isinstance(value, str):

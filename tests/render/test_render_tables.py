@@ -141,3 +141,16 @@ def test_values_said_under_the_heading_are_escaped() -> None:
     events = [{"type": "<script>x</script>", "sequence_number": n} for n in range(6)]
     html = kit.render.events_table(kit.events.parse_events(events), profile=None)._repr_html_()
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_a_chat_table_of_mistral_content_blocks_shows_them_as_json_with_every_row_counted() -> None:
+    """Mistral streams `delta.content` as a list of blocks (docs.mistral.ai, "thinking"); a table view of such
+    chunks must show them, not fail on unhashable values, and never fall back to pandas' "rows × columns"."""
+    from kit.notebook.checks import chat_table
+
+    block = [{"type": "thinking", "thinking": [{"type": "text", "text": "17 has no divisor"}]}]
+    chunks = [{"choices": [{"delta": {"content": block}}]}] * 70 + [{"choices": [{"delta": {"content": "Yes."},
+                                                                                 "finish_reason": "stop"}]}]
+    html = chat_table(chunks)._repr_html_()
+    assert "17 has no divisor" in html and "Yes." in html
+    assert "71 rows, 60 shown" in html and "rows ×" not in html
