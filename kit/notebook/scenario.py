@@ -90,6 +90,13 @@ class Scenario:
                 f"Coverage comes from setups that have it and from the real captures in the project's tests/captures."
             )
 
+    def refused_as_unsupported(self, feature: str, **options: Any) -> Any:
+        """A context manager: the server's refusal of `feature` (404/405/501, or what `refused=` accepts) inside
+        it stops the notebook as unsupported, quoting the recorded answer (`kit.notebook.refusals`)."""
+        from kit.notebook.refusals import refused_as_unsupported
+
+        return refused_as_unsupported(feature, setup=f"setup {self.setup.name!r}", **options)
+
     @property
     def client(self) -> Any:
         """The record/replay openai client for this setup (Chat Completions and native Responses)."""

@@ -1,0 +1,46 @@
+"""A server's refusal of a route becomes "unsupported" quoting its answer; any other error stays an error.
+
+The answers come from a real openai SDK client against a loopback httpx MockTransport
+(fault injection: a server that lacks a route), so the exception is the one the SDK raises.
+"""
+
+from __future__ import annotations
+
+import httpx
+import openai
+import pytest
+
+from kit.notebook.checks import CapabilityMissing
+from kit.notebook.refusals import refused_as_unsupported
+
+pytestmark = pytest.mark.fault_injection
+
+
+def _client(status: int, body: dict) -> openai.OpenAI:
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, json=body))
+    return openai.OpenAI(api_key="unused", base_url="http://127.0.0.1:9/v1", max_retries=0,
+                         http_client=httpx.Client(transport=transport))
+
+
+def test_a_404_is_unsupported_and_quotes_the_answer() -> None:
+    client = _client(404, {"detail": "Not Found"})
+    with pytest.raises(CapabilityMissing) as caught:
+        with refused_as_unsupported("stored responses", setup="setup 'peer'"):
+            client.responses.retrieve("resp_123")
+    text = str(caught.value)
+    assert "setup 'peer' does not support stored responses" in text
+    assert "404 GET /v1/responses/resp_123" in text
+
+
+def test_an_error_object_message_is_quoted() -> None:
+    client = _client(400, {"error": {"message": "background is not supported", "type": "invalid_request_error"}})
+    with pytest.raises(CapabilityMissing, match="400 POST /v1/responses: background is not supported"):
+        with refused_as_unsupported("background mode", refused=lambda exc: "background" in str(exc.body)):
+            client.responses.create(model="m", input="hi", background=True)
+
+
+def test_other_statuses_stay_errors() -> None:
+    client = _client(500, {"error": {"message": "boom"}})
+    with pytest.raises(openai.InternalServerError):
+        with refused_as_unsupported("stored responses"):
+            client.responses.retrieve("resp_1")
