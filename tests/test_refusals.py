@@ -44,3 +44,11 @@ def test_other_statuses_stay_errors() -> None:
     with pytest.raises(openai.InternalServerError):
         with refused_as_unsupported("stored responses"):
             client.responses.retrieve("resp_1")
+
+
+def test_the_in_process_bridge_refusal_is_unsupported() -> None:
+    from kit.bridge.request import to_chat_request
+
+    with pytest.raises(CapabilityMissing, match="in-process bridge refused it: .*previous_response_id"):
+        with refused_as_unsupported("previous_response_id"):
+            to_chat_request({"model": "m", "input": "hi", "previous_response_id": "resp_1"})

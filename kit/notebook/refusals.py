@@ -4,7 +4,9 @@ A peer that lacks a stateful route (`GET /v1/responses/{id}`, `/v1/conversations
 405 or 501, or 400 naming the parameter it does not take. In record mode that answer is recorded like
 any other; in replay the same answer comes back. `refused_as_unsupported` turns it into the notebook's
 typed early stop (`CapabilityMissing`: unsupported), quoting the status, the route and the server's
-message, so the report says what the server said, not what the kit guessed. Any other error propagates.
+message, so the report says what the server said, not what the kit guessed. The in-process bridge's own
+refusal (`UnsupportedParameter`, before any request: the `local` setup keeps no state) counts too and is
+quoted as the bridge's. Any other error propagates.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from contextlib import contextmanager
 
 import openai
 
+from kit.bridge.request import UnsupportedParameter
 from kit.notebook.checks import CapabilityMissing
 
 ROUTE_MISSING = frozenset({404, 405, 501})
@@ -45,3 +48,5 @@ def refused_as_unsupported(
         if exc.status_code in statuses or (refused is not None and refused(exc)):
             raise CapabilityMissing(f"{setup} does not support {feature}: it answered {refusal_text(exc)}") from exc
         raise
+    except UnsupportedParameter as exc:
+        raise CapabilityMissing(f"{setup} does not support {feature}: the kit's in-process bridge refused it: {exc}") from exc
