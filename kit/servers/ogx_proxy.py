@@ -15,14 +15,8 @@ the kit's own environment: `python -m kit.servers.ogx_proxy --upstream URL --por
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-from collections.abc import AsyncIterator
 from typing import Any
-
-import httpx
-
-HOP_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "keep-alive", "accept-encoding"})
 
 
 def flatten_content(content: Any) -> Any:
@@ -50,42 +44,24 @@ def normalize_chat_request(body: dict[str, Any]) -> dict[str, Any]:
 
 def create_app(upstream: str) -> Any:
     """The ASGI app: every request goes to `upstream` (a base URL ending in /v1), chat requests normalised."""
-    from starlette.applications import Starlette
-    from starlette.background import BackgroundTask
     from starlette.requests import Request
-    from starlette.responses import StreamingResponse
-    from starlette.routing import Route
+
+    from kit.servers.relay import passed_headers, proxy_app, relay_raw, send_on, upstream_client
 
     root = upstream.rstrip("/").removesuffix("/v1")
-    client = httpx.AsyncClient(trust_env=False, timeout=httpx.Timeout(600.0, connect=10.0))
+    client = upstream_client()
 
-    async def forward(request: Request) -> StreamingResponse:
+    async def forward(request: Request) -> Any:
         body = await request.body()
         if request.method == "POST" and request.url.path.endswith("/chat/completions") and body:
             try:
                 body = json.dumps(normalize_chat_request(json.loads(body))).encode()
             except ValueError:
                 pass  # not JSON: let llama.cpp say so
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
-        outgoing = client.build_request(request.method, root + request.url.path, params=request.query_params,
-                                        headers=headers, content=body)
-        answer = await client.send(outgoing, stream=True)
+        answer = await send_on(client, request, root, body)
+        return relay_raw(answer, passed_headers(answer))
 
-        async def chunks() -> AsyncIterator[bytes]:
-            async for chunk in answer.aiter_raw():
-                yield chunk
-
-        passed = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS | {"content-encoding"}}
-        return StreamingResponse(chunks(), status_code=answer.status_code, headers=passed,
-                                 background=BackgroundTask(answer.aclose))
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Any) -> AsyncIterator[None]:
-        yield
-        await client.aclose()
-
-    methods = ["GET", "POST", "DELETE", "PUT", "PATCH"]
-    return Starlette(routes=[Route("/{path:path}", forward, methods=methods)], lifespan=lifespan)
+    return proxy_app(client, forward)
 
 
 def main(argv: list[str] | None = None) -> None:

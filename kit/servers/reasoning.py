@@ -29,7 +29,6 @@ of its llama.cpp server.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import json
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -49,7 +48,6 @@ sentence ::= [A-Za-z0-9] [^<\n.!?]{0,160} [.!?]
 """
 
 ASKING_FIELDS = ("reasoning_effort", "reasoning", "think", "chat_template_kwargs", "tools", "response_format")
-HOP_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "keep-alive", "accept-encoding"})
 
 
 class UnknownDialect(ValueError):
@@ -189,16 +187,15 @@ def rewrite_sse_lines(lines: Iterator[str], dialect: str) -> Iterator[str]:
 
 def create_app(upstream: str, dialect: str) -> Any:
     """The ASGI app: everything goes to `upstream` (…/v1); chat requests asking for reasoning are shaped."""
-    import httpx
-    from starlette.applications import Starlette
     from starlette.background import BackgroundTask
     from starlette.requests import Request
     from starlette.responses import Response, StreamingResponse
-    from starlette.routing import Route
+
+    from kit.servers.relay import passed_headers, proxy_app, relay_raw, send_on, upstream_client
 
     dialect = check_dialect(dialect)
     root = upstream.rstrip("/").removesuffix("/v1")
-    client = httpx.AsyncClient(trust_env=False, timeout=httpx.Timeout(600.0, connect=10.0))
+    client = upstream_client()
 
     async def forward(request: Request) -> Response:
         body = await request.body()
@@ -214,11 +211,8 @@ def create_app(upstream: str, dialect: str) -> Any:
             if isinstance(parsed, dict):  # the log says what each peer asked (the README's evidence)
                 asked = {k: parsed[k] for k in ASKING_FIELDS if k in parsed}
                 print(f"chat request: stream={parsed.get('stream')} {json.dumps(asked)} shaped={shaped}", flush=True)
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
-        outgoing = client.build_request(request.method, root + request.url.path, params=request.query_params,
-                                        headers=headers, content=body)
-        answer = await client.send(outgoing, stream=True)
-        passed = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS | {"content-encoding"}}
+        answer = await send_on(client, request, root, body)
+        passed = passed_headers(answer)
         streamed = "text/event-stream" in answer.headers.get("content-type", "")
         if shaped and answer.status_code == 200 and dialect != "think_tags" and not streamed:
             data = await answer.aread()
@@ -239,20 +233,9 @@ def create_app(upstream: str, dialect: str) -> Any:
             return StreamingResponse(rewritten(), status_code=200, headers=passed,
                                      background=BackgroundTask(answer.aclose))
 
-        async def raw() -> AsyncIterator[bytes]:
-            async for chunk in answer.aiter_raw():
-                yield chunk
+        return relay_raw(answer, passed)
 
-        return StreamingResponse(raw(), status_code=answer.status_code, headers=passed,
-                                 background=BackgroundTask(answer.aclose))
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Any) -> AsyncIterator[None]:
-        yield
-        await client.aclose()
-
-    methods = ["GET", "POST", "DELETE", "PUT", "PATCH"]
-    return Starlette(routes=[Route("/{path:path}", forward, methods=methods)], lifespan=lifespan)
+    return proxy_app(client, forward)
 
 
 def _rewrite_line(writer: DialectWriter, line: str) -> list[str]:
