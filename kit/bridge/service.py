@@ -127,10 +127,11 @@ def chat_chunks(client: openai.OpenAI, chat: Mapping[str, Any], upstream: Upstre
             for data in _body(response):
                 read += (events := parser.feed(data))
                 for chunk in _chunks(events):
-                    yield chunk
-                    if "error" in chunk:
+                    if "error" in chunk:  # the consumer stops at it: hand the body over first
                         _hand_over(upstream, read, parser)
+                        yield chunk
                         return
+                    yield chunk
             read += (events := parser.close())
             _hand_over(upstream, read, parser)
             yield from _chunks(events)
