@@ -4,8 +4,8 @@ Every stream is observed once (`kit.events.observe`: events, wire facts,
 violations, the accumulated response) while a view draws it: a Responses
 stream under the scenario's profile, a Chat Completions stream (`chat_stream`,
 and each upstream body the in-process bridge reads) under `chat`, from the
-body's bytes. `check` and the expectations only record what they saw; `finish` publishes the typed result
-(`kit.summary.RunResult`) that the runner reads from the executed notebook and
+body's bytes. `check` and the expectations only record what they saw;
+`finish` publishes the typed result (`kit.summary.RunResult`) that the runner reads from the executed notebook and
 judges against the known findings. The scenario judges nothing itself.
 """
 
@@ -266,7 +266,7 @@ class Scenario:
             for rule in dict.fromkeys(v.rule for v in told):
                 first = next(v for v in told if v.rule == rule)
                 label = f"known finding: {known[rule].line}" if rule in known else f"conformance error {rule}"
-                _display(f"{label}\n  seen: {_where(observed.title, first)}")
+                _display(f"{label}\n  seen: {_where(observed, first)}")
         if recorded:
             _display(f"{recorded} violation(s) recorded; the runner judges them against the known findings "
                      f"(findings/{self.setup.name}.toml)")
@@ -356,8 +356,9 @@ def start(run: Mapping[str, Any] | RunContext | str | None = None, **overrides: 
     return Scenario(context=context, setup=spec, **models, recording_dir=context.recordings())
 
 
-def _where(title: str, violation: Violation) -> str:
-    """Where a violation was seen, in one line: the stream, the event (chunk), the message."""
-    noun = "chunk" if violation.rule.startswith("chat.") else "event"
+def _where(observed: Observed, violation: Violation) -> str:
+    """Where a violation was seen, in one line: the stream, the event (a chat stream's chunk), the message."""
+    title = observed.title
+    noun = "chunk" if observed.profile == CHAT_PROFILE else "event"
     at = f", {noun} {violation.index}" if violation.index is not None else ""
     return f"{title}{at}: {violation.message}"
