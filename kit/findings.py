@@ -20,6 +20,12 @@ A finding's `rule` is a rule id of the catalog, or the id of a notebook
 expectation (`EXPECTATIONS`) for a behaviour the catalog has no rule for:
 LiteLLM reporting an upstream's failure as `completed` breaks no event rule,
 but a notebook that expects a failure sees it, and the finding says so.
+The rule may be one of the `chat` profile's (a Chat Completions stream the
+notebook collected, `chat.*` and the wire rules), and it may be a warning
+rule: a peer's missing `data: [DONE]` is a fact worth keeping even though a
+warning fails nothing. A baselined warning rule is judged like an error rule
+(known when seen, "no longer occurs" when not); a warning no baseline names
+is shown, never judged.
 
 `judge` is the one rule, used by `kit run`, its report, the pytest items and
 the live tests: for a setup × notebook, E = the error rule ids its streams
@@ -167,10 +173,11 @@ def parse_baseline(data: Mapping[str, Any], setup: str, source: str = "") -> Bas
     return Baseline(setup=setup, findings=tuple(findings), peer={k: str(v) for k, v in peer.items()}, source=where)
 
 
-def judge(errors: Iterable[str], baseline: Baseline, notebook: str) -> Judgement:
-    """E (the error rule ids seen) against B (the baseline's rules for this notebook)."""
-    seen = frozenset(errors)
+def judge(errors: Iterable[str], baseline: Baseline, notebook: str, warnings: Iterable[str] = ()) -> Judgement:
+    """E (the error rule ids seen, plus the warning rule ids seen that the baseline names) against B (the
+    baseline's rules for this notebook)."""
     baselined = {f.rule: f for f in baseline.for_notebook(notebook)}
+    seen = frozenset(errors) | (frozenset(warnings) & set(baselined))
     new = tuple(sorted(seen - set(baselined)))
     gone = tuple(f for rule, f in sorted(baselined.items()) if rule not in seen)
     known = tuple(f for rule, f in sorted(baselined.items()) if rule in seen)

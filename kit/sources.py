@@ -138,13 +138,30 @@ class NativeEvents:
         self.request = dict(request)
         self.wire: WireFacts | None = None
 
+    def _open(self) -> Any:
+        return self.client.responses.with_streaming_response.create(**self.request, stream=True)
+
     def __iter__(self) -> Iterator[Event]:
-        with self.client.responses.with_streaming_response.create(**self.request, stream=True) as response:
+        with self._open() as response:
             parser = SSEParser(content_type=response.headers.get("content-type"), status=response.status_code)
             self.wire = parser.wire
             for chunk in response.iter_bytes():
                 yield from parser.feed(chunk)
             yield from parser.close()
+
+
+class ChatEvents(NativeEvents):
+    """A server's Chat Completions stream: its chunks as `Event`s, read from the body's bytes by the same decoder.
+
+    The openai SDK's parsed chunks lose the wire (`data: [DONE]`, unterminated
+    events, payloads that are not JSON, non-UTF-8 bytes); these keep it in
+    `wire`, so a notebook judges a chat stream under the `chat` profile exactly
+    as `kit check` judges its recorded body. HTTP errors propagate as the SDK
+    raises them.
+    """
+
+    def _open(self) -> Any:
+        return self.client.chat.completions.with_streaming_response.create(**self.request, stream=True)
 
 
 class BridgedEvents:

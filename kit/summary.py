@@ -1,8 +1,9 @@
 """What a notebook observed, as a typed result the runner reads from the executed notebook.
 
 The kernel publishes a `RunResult` as a display output of its own mime type
-(`RESULT_MIME`, with a one-line text form for people): the streams it saw
-(each violated rule with its severity, count and where it was first seen, and
+(`RESULT_MIME`, with a one-line text form for people): the streams it saw,
+Responses and Chat Completions alike (each with the profile that judged it,
+each violated rule with its severity, count and where it was first seen, and
 the error rules a check allowed), the notebook expectations met or missed, and
 why it stopped early when it did (a missing capability, a replay miss). The
 output is saved in the executed .ipynb like any other, so the runner reads the
@@ -36,9 +37,10 @@ class RuleSeen:
 @dataclass(frozen=True)
 class StreamSeen:
     title: str
-    events: int
+    events: int  # events, or chunks of a chat stream
     rules: tuple[RuleSeen, ...] = ()
     allowed: tuple[str, ...] = ()  # error rules a check allowed (with the notebook's reason): not judged
+    profile: str = "openai"  # the profile it was judged under: "chat" for a Chat Completions stream
 
 
 @dataclass(frozen=True)
@@ -74,14 +76,22 @@ class RunResult:
 
     def error_rules(self) -> dict[str, str]:
         """{rule: where first seen} of the error rules to judge: not allowed by a check, and missed expectations."""
-        seen: dict[str, str] = {}
-        for stream in self.streams:
-            for r in stream.rules:
-                if r.severity == "error" and r.rule not in stream.allowed:
-                    seen.setdefault(r.rule, r.where)
+        seen = self._first_seen("error")
         for expectation in self.expectations:
             if not expectation.met:
                 seen.setdefault(expectation.rule, expectation.where)
+        return seen
+
+    def warning_rules(self) -> dict[str, str]:
+        """{rule: where first seen} of the warning rules broken (a baseline that names one makes it judged)."""
+        return self._first_seen("warning")
+
+    def _first_seen(self, severity: str) -> dict[str, str]:
+        seen: dict[str, str] = {}
+        for stream in self.streams:
+            for r in stream.rules:
+                if r.severity == severity and r.rule not in stream.allowed:
+                    seen.setdefault(r.rule, r.where)
         return seen
 
     def violations(self) -> dict[str, Any] | None:
@@ -98,7 +108,8 @@ class RunResult:
                 warning_rules.append(r.rule)
         errors = self.error_rules()
         return {"errors": counts["error"], "warnings": counts["warning"], "rules": list(by_rule), "by_rule": by_rule,
-                "error_rules": list(errors), "warning_rules": warning_rules, "error_events": errors}
+                "error_rules": list(errors), "warning_rules": warning_rules, "error_events": errors,
+                "warning_events": self.warning_rules()}
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self) | {"data": dict(self.data)}
@@ -109,7 +120,8 @@ class RunResult:
         try:
             return cls(
                 streams=tuple(StreamSeen(s["title"], int(s["events"]), tuple(RuleSeen(**r) for r in s.get("rules", ())),
-                                         tuple(s.get("allowed", ()))) for s in data.get("streams", ())),
+                                         tuple(s.get("allowed", ())), str(s.get("profile") or "openai"))
+                              for s in data.get("streams", ())),
                 expectations=tuple(Expectation(**e) for e in data.get("expectations", ())),
                 stops=tuple(Stop(**s) for s in data.get("stops", ())),
                 not_shown=tuple(data.get("not_shown", ())), observed=bool(data.get("observed")),
@@ -118,7 +130,8 @@ class RunResult:
             raise ValueError(f"a run result that does not read: {exc!r}") from None
 
 
-def stream_seen(title: str, events: int, violations: Iterable[Any], allowed: Iterable[str] = ()) -> StreamSeen:
+def stream_seen(title: str, events: int, violations: Iterable[Any], allowed: Iterable[str] = (), *,
+                profile: str = "openai") -> StreamSeen:
     """A stream's entry from its violations (`kit.events.Violation`): per rule, in order of first sight."""
     rules: dict[str, RuleSeen] = {}
     for v in violations:
@@ -126,9 +139,10 @@ def stream_seen(title: str, events: int, violations: Iterable[Any], allowed: Ite
             seen = rules[v.rule]
             rules[v.rule] = RuleSeen(seen.rule, seen.severity, seen.count + 1, seen.where)
         else:
-            at = f", event {v.index}" if v.index is not None else ""
+            noun = "chunk" if profile == "chat" else "event"
+            at = f", {noun} {v.index}" if v.index is not None else ""
             rules[v.rule] = RuleSeen(v.rule, v.severity, 1, f"{title}{at}: {v.message}")
-    return StreamSeen(title, events, tuple(rules.values()), tuple(sorted(set(allowed))))
+    return StreamSeen(title, events, tuple(rules.values()), tuple(sorted(set(allowed))), profile)
 
 
 def publish(result: RunResult) -> None:

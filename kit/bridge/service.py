@@ -14,7 +14,7 @@ to the pure translator, which turns it into `error` + `response.failed`.
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from typing import Any
 
 import openai
@@ -26,6 +26,7 @@ from kit.bridge.chunks import chunks_of
 from kit.events import Event as StreamEvent
 from kit.events import NotJSONEvent, SSEParser, Stream
 
+Upstream = Callable[[Stream], None]  # gets each upstream chat body read, as a Stream with its wire facts
 MAX_SEARCH_ROUNDS = 3
 _SAME_CALLER = ("user", "safety_identifier", "service_tier")  # the summary call is made for the same caller
 SUMMARY_PROMPTS = {
@@ -46,12 +47,14 @@ def stream_response(
     created_at: int | None = None,
     max_search_rounds: int = MAX_SEARCH_ROUNDS,
     max_tokens_field: str = "max_tokens",
+    upstream: Upstream | None = None,
 ) -> Iterator[Event]:
     """The Responses event stream for `request`, served by the client's Chat Completions endpoint.
 
     Raises `UnsupportedParameter` before any call when the request asks for
     something Chat Completions cannot do. A `file_search` tool searches
-    `stores` (default: the stores under ~/.cache/responses-kit).
+    `stores` (default: the stores under ~/.cache/responses-kit). `upstream` gets
+    every Chat Completions body the bridge read (`chat_chunks`), the summary call's too.
     """
     chat = to_chat_request(request, max_tokens_field=max_tokens_field)
     searching = search_tools(request)
@@ -62,7 +65,7 @@ def stream_response(
     translator = ChatToResponses(
         request=request, think_tags=think_tags,
         summarize=summarizer(client, str(request["model"]), detail,
-                             {k: chat[k] for k in _SAME_CALLER if k in chat}) if detail else None,
+                             {k: chat[k] for k in _SAME_CALLER if k in chat}, upstream) if detail else None,
         hosted_search_tool=SEARCH_TOOL_NAME if searching else None,
         response_id=response_id, created_at=created_at)
     messages = list(chat["messages"])
@@ -72,7 +75,7 @@ def stream_response(
             chat = to_chat_request(request, search_tool=False, max_tokens_field=max_tokens_field)
             translator.hosted_search_tool = None
         first_item = len(translator.output)
-        for chunk in chat_chunks(client, {**chat, "messages": messages}):
+        for chunk in chat_chunks(client, {**chat, "messages": messages}, upstream):
             yield from translator.feed(chunk)
             if translator.finished:
                 return
@@ -107,23 +110,31 @@ def create_response(client: openai.OpenAI, request: Mapping[str, Any], **options
     return response
 
 
-def chat_chunks(client: openai.OpenAI, chat: Mapping[str, Any]) -> Iterator[Chunk]:
+def chat_chunks(client: openai.OpenAI, chat: Mapping[str, Any], upstream: Upstream | None = None) -> Iterator[Chunk]:
     """Streamed chunks as dicts, read from the body's bytes by the kit's one SSE decoder (`kit.events.SSEParser`).
 
     A payload that is not JSON becomes the same `error` chunk as in a chat
     capture read from disk (`kit.bridge.chunks`); an error object in the stream,
     an HTTP error status or a failed connection becomes a final `{"error": ...}` chunk.
+    `upstream`, when given, gets the body as a `Stream` (its events and wire facts) once it was read to its end
+    or to an error chunk, for whoever judges the upstream's own stream (a notebook, under the `chat` profile).
     """
     try:
         with client.chat.completions.with_streaming_response.create(
                 **chat, stream=True, stream_options={"include_usage": True}) as response:
             parser = SSEParser(content_type=response.headers.get("content-type"), status=response.status_code)
+            read: list[StreamEvent] = []
             for data in _body(response):
-                for chunk in _chunks(parser.feed(data)):
-                    yield chunk
-                    if "error" in chunk:
+                read += (events := parser.feed(data))
+                for chunk in _chunks(events):
+                    if "error" in chunk:  # the consumer stops at it: hand the body over first
+                        _hand_over(upstream, read, parser)
+                        yield chunk
                         return
-            yield from _chunks(parser.close())
+                    yield chunk
+            read += (events := parser.close())
+            _hand_over(upstream, read, parser)
+            yield from _chunks(events)
     except openai.APIStatusError as exc:
         error = _error_body(exc.body) or {"message": exc.message}
         code = "rate_limit_exceeded" if exc.status_code == 429 else error.get("code") or f"http_{exc.status_code}"
@@ -131,6 +142,11 @@ def chat_chunks(client: openai.OpenAI, chat: Mapping[str, Any]) -> Iterator[Chun
     except openai.APIConnectionError as exc:
         cause = f" ({exc.__cause__})" if exc.__cause__ else ""
         yield {"error": {"message": f"{exc.message}{cause}", "code": "connection_error"}}
+
+
+def _hand_over(upstream: Upstream | None, events: list[StreamEvent], parser: SSEParser) -> None:
+    if upstream is not None:
+        upstream(Stream(events, [None] * len(events), parser.wire, UPSTREAM_SOURCE))
 
 
 def _body(response: Any) -> Iterator[bytes]:
@@ -167,13 +183,13 @@ def _chunks(events: Iterable[StreamEvent]) -> Iterator[Chunk]:
 
 
 def summarizer(client: openai.OpenAI, model: str, detail: str = "auto",
-               extra: Mapping[str, Any] | None = None) -> Summarizer:
+               extra: Mapping[str, Any] | None = None, upstream: Upstream | None = None) -> Summarizer:
     """The reasoning summary: a second streamed call to the same model (`extra`: more chat parameters)."""
     prompt = SUMMARY_PROMPTS.get(detail, SUMMARY_PROMPTS["concise"])
 
     def summarize(reasoning: str) -> Iterator[Chunk]:
         yield from chat_chunks(client, {**(extra or {}), "model": model, "messages": [
-            {"role": "system", "content": prompt}, {"role": "user", "content": reasoning}]})
+            {"role": "system", "content": prompt}, {"role": "user", "content": reasoning}]}, upstream)
 
     return summarize
 

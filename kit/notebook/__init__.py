@@ -8,6 +8,8 @@ expectations raise `StreamCheckFailed`; `CapabilityMissing` (the setup cannot
 show this scenario) and a replay miss stop the notebook and say so in its result.
 
 - `kit.notebook.scenario`: `Scenario` and `start`;
+- `kit.notebook.chat`: a Chat Completions stream's chunks (`ChatChunks`, what `chat_stream` returns) and their
+  view with the `chat` profile's verdict (`ChatView`);
 - `kit.notebook.checks`: the content expectations (`expect_*`) and chat helpers;
 - `kit.notebook.free_form`: `inspect_capture` and the `playground`.
 """

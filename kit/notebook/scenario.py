@@ -1,9 +1,11 @@
 """One object per notebook run: a thin facade over its run context, its client and the observations it made.
 
 Every stream is observed once (`kit.events.observe`: events, wire facts,
-violations, the accumulated response) while a view draws it; `check` and the
-expectations only record what they saw; `finish` publishes the typed result
-(`kit.summary.RunResult`) that the runner reads from the executed notebook and
+violations, the accumulated response) while a view draws it: a Responses
+stream under the scenario's profile, a Chat Completions stream (`chat_stream`,
+and each upstream body the in-process bridge reads) under `chat`, from the
+body's bytes. `check` and the expectations only record what they saw;
+`finish` publishes the typed result (`kit.summary.RunResult`) that the runner reads from the executed notebook and
 judges against the known findings. The scenario judges nothing itself.
 """
 
@@ -15,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kit.events import Stream, Violation
+from kit.events import Stream, Violation, is_chat_stream
 from kit.events.observe import Observation, consume
-from kit.notebook.checks import CapabilityMissing, StreamCheckFailed, chat_table, _fail, expect_status, expect_file_citations
+from kit.events.rules import CHAT_PROFILE
+from kit.notebook.chat import ChatChunks, ChatView
+from kit.notebook.checks import CapabilityMissing, StreamCheckFailed, _fail, expect_status, expect_file_citations
 from kit.notebook.display import _display
 from kit.notebook.stops import install_stop_handler
 from kit.notebook.stores import ScenarioStores
@@ -29,11 +33,16 @@ from kit.summary import Expectation, RunResult, publish, stream_seen
 
 @dataclass
 class Observed:
-    """One observation of this run, its title, and the error rules a check allowed in it."""
+    """One observation of this run, its title, and the error rules a check allowed in it.
+
+    `beneath` is the Responses stream an upstream chat stream was read for (the in-process bridge's), so that
+    checking that stream shows what its upstream broke too."""
 
     title: str
     observation: Observation
     allowed: set[str] = field(default_factory=set)
+    profile: str = "openai"
+    beneath: Stream | None = None
 
 
 @dataclass
@@ -130,19 +139,50 @@ class Scenario:
         from kit.sources import responses_events
 
         route = via or self.setup.responses
-        options = {"stores": self.stores} if route == "bridge" else {}
+        title = title or f"{self.setup.name} · {route} Responses"
+        before = len(self.observed)
+        options: dict[str, Any] = {}
+        if route == "bridge":  # the in-process bridge: its upstream chat bodies are streams this notebook collects
+            options = {"stores": self.stores, "upstream": self._upstream_observer(title, show)}
         events = responses_events(self.client, self.setup, {"model": self.text_model, **request}, route=route,
                                   **options)
-        return self._consume(events, title or f"{self.setup.name} · {route} Responses", show, sink)
+        stream = self._consume(events, title, show, sink)
+        for upstream in self.observed[before:-1]:
+            upstream.beneath = stream
+        return stream
 
-    def chat_stream(self, request: dict[str, Any], *, title: str | None = None, show: bool = True) -> list[dict[str, Any]]:
-        """Stream a Chat Completion and return its chunks as dicts (reasoning fields kept)."""
-        request = {"model": self.text_model, **request}
-        chunks = [chunk.to_dict(warnings=False)  # list content (Mistral) is not the SDK's str type
-                  for chunk in self.client.chat.completions.create(stream=True, **request)]
+    def chat_stream(self, request: dict[str, Any], *, title: str | None = None, show: bool = True) -> ChatChunks:
+        """Stream a Chat Completion, observe it under the `chat` profile from the body's bytes (the wire facts the
+        SDK's parsed chunks lose, `data: [DONE]` among them), show its chunks with their violations, and return
+        them as dicts (reasoning fields kept; `.stream` is what was judged)."""
+        from kit.sources import ChatEvents
+
+        title = title or f"{self.setup.name} · Chat Completions stream"
+        seen = self._observe_chat(ChatEvents(self.client, {"model": self.text_model, **request}), title)
+        chunks = ChatChunks(seen.observation.stream)
         if show:
-            _display(chat_table(chunks))
+            _display(ChatView(chunks, seen.observation.violations or (), title))
         return chunks
+
+    def _observe_chat(self, events: Iterable[Any], title: str) -> Observed:
+        seen = Observed(title, consume(events, source_name=title, profile=CHAT_PROFILE, clock=self._clock()),
+                        profile=CHAT_PROFILE)
+        self.observed.append(seen)
+        return seen
+
+    def _upstream_observer(self, title: str, show: bool) -> Any:
+        """What the in-process bridge hands each upstream chat body it read: observed under `chat`, shown when it
+        broke a rule (the chunks are the bridge's input; the Responses view shows its output)."""
+        count = 0
+
+        def observe(stream: Stream) -> None:
+            nonlocal count
+            count += 1
+            seen = self._observe_chat(stream, f"{title} · upstream chat stream {count}")
+            if show and seen.observation.violations:
+                _display(ChatView(ChatChunks(stream), seen.observation.violations, seen.title))
+
+        return observe
 
     def bridged(self, chunks: list[dict[str, Any]], *, title: str | None = None, show: bool = True) -> Stream:
         """The Responses view of a captured chat stream (the bridge's translation), shown and observed."""
@@ -161,8 +201,7 @@ class Scenario:
         from kit.render import live
         from kit.render.live import LiveSession, Sink
 
-        session_clock = session_of(self.client)
-        clock = (lambda: session_clock.replay_clock) if self.mode is InferenceMode.REPLAY else time.perf_counter
+        clock = self._clock()
         if show and sink is None:
             viewer = live(events, source_name=title, profile=self.profile, offset_clock=clock)
         else:
@@ -171,17 +210,28 @@ class Scenario:
         for _ in viewer:
             pass
         assert viewer.observation is not None
-        self.observed.append(Observed(title, viewer.observation))
+        self.observed.append(Observed(title, viewer.observation, profile=self.profile))
         return viewer.observation.stream
 
-    def observation(self, stream: Stream) -> Observation:
-        """The observation behind a stream this scenario returned (a stream from elsewhere is observed now)."""
+    def _clock(self) -> Any:
+        """Offsets from the replay clock in replay (the recorded arrival times, whatever the replay speed), else
+        from this process's clock."""
+        if self.mode is InferenceMode.REPLAY:
+            session = session_of(self.client)
+            return lambda: session.replay_clock
+        return time.perf_counter
+
+    def observation(self, stream: Stream | ChatChunks) -> Observation:
+        """The observation behind a stream (or chat chunks) this scenario returned (one from elsewhere is observed now)."""
         return self._observed(stream).observation
 
-    def _observed(self, stream: Stream) -> Observed:
+    def _observed(self, stream: Stream | ChatChunks) -> Observed:
+        if isinstance(stream, ChatChunks):
+            stream = stream.stream
         found = next((o for o in self.observed if o.observation.stream is stream), None)
         if found is None:
-            found = Observed(stream.source or "stream", consume(stream, profile=self.profile))
+            profile = CHAT_PROFILE if is_chat_stream(stream) else self.profile
+            found = Observed(stream.source or "stream", consume(stream, profile=profile), profile=profile)
             self.observed.append(found)
         return found
 
@@ -200,19 +250,25 @@ class Scenario:
         _display(timeline(stream))
 
     # -- checks: recorded for the runner, which judges them against the known findings ------------
-    def check(self, stream: Stream, *, allow: Iterable[str] = ()) -> list[Violation]:
+    def check(self, stream: Stream | ChatChunks, *, allow: Iterable[str] = ()) -> list[Violation]:
         """Record the stream's error rules for the runner's judgement, except the `allow`ed ones (each with its
-        reason in the notebook); show them, and which are this setup's known findings here."""
+        reason in the notebook); show them, and which are this setup's known findings here. A Responses stream
+        the in-process bridge made is shown with what its upstream chat streams broke; `stream` may be the
+        chunks `chat_stream` returned."""
         seen = self._observed(stream)
         seen.allowed |= set(allow)
-        errors = seen.observation.errors(seen.allowed)
         known = {f.rule: f for f in self.context.findings}
-        for rule in dict.fromkeys(v.rule for v in errors):
-            first = next(v for v in errors if v.rule == rule)
-            label = f"known finding: {known[rule].line}" if rule in known else f"conformance error {rule}"
-            _display(f"{label}\n  seen: {_where(seen.title, first)}")
-        if errors:
-            _display(f"{len(errors)} error(s) recorded; the runner judges them against the known findings "
+        recorded = 0
+        for observed in (seen, *(o for o in self.observed if o.beneath is not None and o.beneath is seen.observation.stream)):
+            told = [v for v in observed.observation.violations or ()
+                    if v.rule not in observed.allowed and (v.severity == "error" or v.rule in known)]
+            recorded += len(told)
+            for rule in dict.fromkeys(v.rule for v in told):
+                first = next(v for v in told if v.rule == rule)
+                label = f"known finding: {known[rule].line}" if rule in known else f"conformance error {rule}"
+                _display(f"{label}\n  seen: {_where(observed, first)}")
+        if recorded:
+            _display(f"{recorded} violation(s) recorded; the runner judges them against the known findings "
                      f"(findings/{self.setup.name}.toml)")
         return list(seen.observation.violations or [])
 
@@ -274,8 +330,8 @@ class Scenario:
     def result(self) -> RunResult:
         """What this run observed, typed: per stream its rules (allowed ones marked), the expectations."""
         return RunResult(
-            streams=tuple(stream_seen(o.title, len(o.observation.events), o.observation.violations or (), o.allowed)
-                          for o in self.observed),
+            streams=tuple(stream_seen(o.title, len(o.observation.events), o.observation.violations or (), o.allowed,
+                                      profile=o.profile) for o in self.observed),
             expectations=tuple(self.expectations), not_shown=tuple(sorted(set(self.not_shown))), observed=True,
             data={"setup": self.setup.name, "mode": self.mode.value})
 
@@ -300,7 +356,9 @@ def start(run: Mapping[str, Any] | RunContext | str | None = None, **overrides: 
     return Scenario(context=context, setup=spec, **models, recording_dir=context.recordings())
 
 
-def _where(title: str, violation: Violation) -> str:
-    """Where a violation was seen, in one line: the stream, the event, the message."""
-    at = f", event {violation.index}" if violation.index is not None else ""
+def _where(observed: Observed, violation: Violation) -> str:
+    """Where a violation was seen, in one line: the stream, the event (a chat stream's chunk), the message."""
+    title = observed.title
+    noun = "chunk" if observed.profile == CHAT_PROFILE else "event"
+    at = f", {noun} {violation.index}" if violation.index is not None else ""
     return f"{title}{at}: {violation.message}"

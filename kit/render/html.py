@@ -198,6 +198,13 @@ def _footnotes(footnotes: tuple[Footnote, ...], prefix: str) -> str:
     return '<ol class="kit-footnotes" style="margin:6px 0 2px;padding-left:0;font-size:12px">' + "".join(rows) + "</ol>"
 
 
+def violations_html(violations: Iterable[Violation], profile: str | None) -> str:
+    """The grouped violations table alone (a chat stream judged as chunks, under its chunks table)."""
+    return _violations(Document(source="", response_id=None, model=None, status=None, events=0, usage=None, error=None,
+                                incomplete_reason=None, panels=(), violations=tuple(violations), final=True,
+                                profile=profile))
+
+
 def _violations(document: Document) -> str:
     if document.violations is None:
         note = "violations: checked when the stream ends" if not document.final else "not validated"

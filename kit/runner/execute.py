@@ -261,7 +261,10 @@ def run_job(job: Job, *, base_env: Mapping[str, str] | None = None) -> Outcome:
             page = write_notebook_page(executed, job.page_path, title=f"{ref.id} on {setup}: {status.value}",
                                        status=status.value, findings=findings,
                                        summary={"setup": setup, "notebook": ref.id,
-                                                "violations": result.violations() or {}})
+                                                "violations": result.violations() or {},
+                                                **({"streams": len(result.streams),
+                                                    "chat_streams": sum(s.profile == "chat" for s in result.streams)}
+                                                   if result.observed else {})})
         except Exception as exc:  # a page that fails to render must not hide the outcome
             message = (message + "\n" if message else "") + f"(the HTML page could not be rendered: {exc})"
     return Outcome(

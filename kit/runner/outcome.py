@@ -6,7 +6,10 @@ neither is a pass, neither a failure. The notebook says which in its result
 (`kit.summary.Stop`); no exception name is matched.
 A peer's streams that break exactly the rules its baseline lists
 (`findings/<setup>.toml`, judged by `kit.findings.judge`) are "known
-findings": facts about the peer, not a failure of the kit.
+findings": facts about the peer, not a failure of the kit. The streams are
+the notebook's Responses streams and the Chat Completions streams it
+collected, each judged under its own profile; a warning rule is judged only
+where the baseline names it.
 Everything else that raised is a failure told in a few lines: the cell's first
 line and the error, never papermill's internals.
 """
@@ -133,8 +136,8 @@ def judge_findings(status: Status, message: str, result: RunResult, baseline: Ba
 
     if status is not Status.PASSED:
         return status, message, ()
-    seen = result.error_rules()
-    verdict = judge(seen, baseline, notebook)
+    seen = {**result.warning_rules(), **result.error_rules()}
+    verdict = judge(result.error_rules(), baseline, notebook, warnings=result.warning_rules())
     findings = tuple({"rule": f.rule, "event": f.event, "seen": str(seen.get(f.rule, "")), "reason": f.reason,
                       "upstream": f.upstream} for f in verdict.known)
     if verdict.status == FAILED:

@@ -143,13 +143,13 @@ def _known_findings(summary: Mapping[str, Any]) -> list[dict[str, str]]:
     """The setup's baseline findings among the notebook's error rules (kit.findings judges them as `kit run` does)."""
     setup, notebook = summary.get("setup"), summary.get("notebook")
     violations = summary.get("violations") or {}
-    errors = violations.get("error_rules") or []
-    if not (isinstance(setup, str) and isinstance(notebook, str) and errors):
+    errors, warnings = violations.get("error_rules") or [], violations.get("warning_rules") or []
+    if not (isinstance(setup, str) and isinstance(notebook, str) and (errors or warnings)):
         return []
     try:
         from kit.findings import judge, load_baseline
 
-        judgement = judge(errors, load_baseline(setup), notebook)
+        judgement = judge(errors, load_baseline(setup), notebook, warnings=warnings)
     except Exception:  # a page must render even when the baseline cannot be read (the outcome says why)
         return []
     return [{"rule": f.rule, "reason": f.reason, "upstream": f.upstream, "event": f.event} for f in judgement.known]
@@ -201,7 +201,9 @@ def verdict_html(title: str, status: str | None, summary: Mapping[str, Any], fin
                                                  "warnings": violations.get("warnings", 0)})))
     streams = summary.get("streams")
     if isinstance(streams, int):
-        line.append(f'<span class="kit-meta">{streams} stream{"" if streams == 1 else "s"} judged</span>')
+        chat = summary.get("chat_streams")
+        of_chat = f" ({chat} Chat Completions, profile chat)" if isinstance(chat, int) and chat else ""
+        line.append(f'<span class="kit-meta">{streams} stream{"" if streams == 1 else "s"} judged{of_chat}</span>')
     if line:
         out.append("<div>" + " &middot; ".join(line) + "</div>")
     by_rule = violations.get("by_rule") or {}
@@ -211,22 +213,32 @@ def verdict_html(title: str, status: str | None, summary: Mapping[str, Any], fin
     for rule in violations.get("error_rules") or []:
         finding = known.get(rule)
         where = f' <span class="kit-meta">{html.escape(str(events[rule]))}</span>' if rule in events else ""
-        note = ""
-        if finding:
-            note = f'<div class="kit-meta">known finding: {html.escape(finding.get("reason", ""))} {_upstream(finding)}</div>'
+        note = _known_note(finding)
         count = by_rule.get(rule, 1)
         rules.append(f'<li class="kit-verdict-rule" data-rule="{html.escape(rule)}" data-severity="error"><b>error</b> '
                      f'<code>{html.escape(rule)}</code>{f" ×{count}" if count > 1 else ""}{where}{note}</li>')
+    warning_events = violations.get("warning_events") or {}
     for rule in violations.get("warning_rules") or []:
         count = by_rule.get(rule, 1)
+        finding = known.get(rule)  # a warning is judged only where the baseline names it: then say so
+        where = (f' <span class="kit-meta">{html.escape(str(warning_events[rule]))}</span>'
+                 if finding and rule in warning_events else "")
+        note = _known_note(finding)
         rules.append(f'<li class="kit-verdict-rule" data-rule="{html.escape(rule)}" data-severity="warning">warning '
-                     f'<code>{html.escape(rule)}</code>{f" ×{count}" if count > 1 else ""}</li>')
+                     f'<code>{html.escape(rule)}</code>{f" ×{count}" if count > 1 else ""}{where}{note}</li>')
     if rules:
         out.append("<ul>" + "".join(rules) + "</ul>")
     elif violations:
         out.append('<div class="kit-meta">no rule broken</div>')
     out.append("</section>")
     return "\n".join(out)
+
+
+def _known_note(finding: Mapping[str, str] | None) -> str:
+    """The line under a rule that is one of the setup's known findings: its reason and upstream link."""
+    if not finding:
+        return ""
+    return f'<div class="kit-meta">known finding: {html.escape(finding.get("reason", ""))} {_upstream(finding)}</div>'
 
 
 def finding_line(finding: Mapping[str, str]) -> str:

@@ -82,6 +82,23 @@ def test_fault_injection_dropped_connection_keeps_what_arrived_then_fails(loopba
     assert_valid(events)
 
 
+@pytest.mark.parametrize("name", [QWEN, GROQ_ERROR])
+def test_the_upstream_hook_gets_each_chat_body_as_read_with_its_wire(loopback: Any, name: str) -> None:
+    """What `upstream=` receives is the chat body the bridge read: every chunk of the capture (up to the error
+    chunk of a failing stream, where the bridge stops reading), with the wire facts the chat rules judge."""
+    seen: list[Any] = []
+    request = {"model": "m", "input": "hi", "user": f"fixture:chat/{name}"}
+    events = list(stream_response(openai_client(loopback.base_url), request, upstream=seen.append))
+    assert events == list(translate_chat_stream(load_chunks(name), request=request))  # the hook changes nothing
+    assert len(seen) == 1 and seen[0].wire is not None and seen[0].wire.content_type.startswith("text/event-stream")
+    chunks, got = load_chunks(name), [e.raw for e in seen[0].events]
+    errors = [i for i, c in enumerate(chunks) if c.get("error")]
+    if errors:  # what had arrived when the bridge met the error chunk: at least every chunk up to it
+        assert got == chunks[:len(got)] and len(got) > errors[0]
+    else:
+        assert got == chunks and seen[0].wire.done_seen  # the loopback server ends with data: [DONE]
+
+
 def test_create_response_returns_the_final_response(loopback: Any) -> None:
     response = create_response(openai_client(loopback.base_url),
                                {"model": "m", "input": "hi", "user": f"fixture:chat/{QWEN}"})

@@ -136,3 +136,25 @@ def test_findings_in_the_index_do_not_say_twice_that_no_upstream_issue_exists(tm
         {"rule": "item.closed-once", "reason": "It fails. No upstream issue found.", "upstream": "", "event": "e"},))
     page = render_index([outcome], root=tmp_path)
     assert "No upstream issue found." in page and "no upstream issue known" not in page
+
+
+def test_a_chat_warning_the_baseline_names_reads_as_a_known_finding_on_the_page() -> None:
+    """ogx's chat stream without [DONE] (a warning under the chat profile, named by findings/ogx.toml): the verdict
+    says how many chat streams were judged and puts the finding's reason and link under the warning; a warning
+    no finding names stays a bare line."""
+    from kit.runner.report import verdict_html
+
+    summary = {"setup": "ogx", "notebook": "base/chat_streaming", "streams": 4, "chat_streams": 2, "violations": {
+        "errors": 0, "warnings": 4, "error_rules": [], "warning_rules": ["sse.done-sentinel", "final.usage"],
+        "by_rule": {"sse.done-sentinel": 2, "final.usage": 2}, "error_events": {},
+        "warning_events": {"sse.done-sentinel": "ogx · Chat Completions stream: the stream does not end with data: [DONE]",
+                           "final.usage": "ogx · chat stream as Responses events, event 9: usage is missing"}}}
+    finding = {"rule": "sse.done-sentinel", "reason": "ogx's chat stream ends without data: [DONE]",
+               "upstream": "https://github.com/ogx-ai/ogx/issues/4744"}
+    block = verdict_html("base/chat_streaming on ogx: known findings", "known findings", summary, [finding])
+    assert "4 streams judged (2 Chat Completions, profile chat)" in block
+    done = re.search(r'<li class="kit-verdict-rule" data-rule="sse.done-sentinel".*?</li>', block, re.DOTALL)
+    assert done and "known finding: ogx&#x27;s chat stream ends without data: [DONE]" in done.group(0)
+    assert "does not end with data: [DONE]" in done.group(0) and "issues/4744" in done.group(0)
+    usage = re.search(r'<li class="kit-verdict-rule" data-rule="final.usage".*?</li>', block, re.DOTALL)
+    assert usage and "known finding" not in usage.group(0) and "usage is missing" not in usage.group(0)

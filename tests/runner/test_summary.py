@@ -34,6 +34,7 @@ def test_publications_merge_counts_and_first_sight_of_each_rule() -> None:
         "by_rule": {"seq.increasing": 1, "seq.contiguous": 3, "event.logprobs": 1},
         "error_rules": ["seq.increasing"], "warning_rules": ["seq.contiguous", "event.logprobs"],
         "error_events": {"seq.increasing": "a, event 2: x"},
+        "warning_events": {"seq.contiguous": "a, event 3: y", "event.logprobs": "b, event 1: w"},  # first sight
     }
 
 
