@@ -4,6 +4,7 @@ streams, Azure gpt-4o's parallel tool calls through the bridge; and on mutations
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from pathlib import Path
 
@@ -125,3 +126,25 @@ def test_two_calls_sharing_a_call_id_or_losing_an_argument_event_are_caught() ->
 
     with pytest.raises(StreamCheckFailed, match="expected the deltas to make the one done"):
         expect_separate_calls(_mutated(stream, lose_delta))
+
+
+def test_reject_judges_an_error_answer_and_shows_a_known_finding_as_such() -> None:
+    """`reject` over a refusal of the in-process bridge, on a scenario whose context knows ogx-style findings."""
+    from kit.notebook.scenario import start
+    from kit.notebook.surface import reject
+    from kit.setups.context import KnownFinding
+
+    scenario = start("local")
+    answer = reject(scenario, {"input": "hi", "temperature": 5}, title="bad parameter")
+    assert (answer["status"], answer["error"]["code"]) == (400, "decimal_above_max_value")
+    assert scenario.answers == [("bad parameter", ())]
+    assert [(e.rule, e.met) for e in scenario.expectations] == [("expect.failure", True), ("expect.client-error", True)]
+    result = scenario.result()
+    assert result.streams[-1].title == "bad parameter" and result.streams[-1].rules == ()
+
+    from kit.notebook import surface
+
+    scenario.context = dataclasses.replace(scenario.context, findings=(
+        KnownFinding(rule="expect.client-error", line="expect.client-error — a 5xx — none"),))
+    assert surface._label(scenario, "expect.client-error") == "known finding: expect.client-error — a 5xx — none"
+    assert surface._label(scenario, "error.object", "conformance error") == "conformance error error.object"

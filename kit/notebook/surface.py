@@ -183,7 +183,7 @@ def reject(scenario: Any, request: dict[str, Any], *, title: str, stream: bool =
     where = f"{events.source}: the stream ended {result.status!r}" + ("" if failed else " (expected error + response.failed)")
     scenario.expectations.append(Expectation("expect.failure", failed, None if failed else where))
     if not failed:
-        _display(f"expectation missed\n  seen: {where}")
+        _display(f"{_label(scenario, 'expect.failure')}\n  seen: {where}")
     return {"how": "stream", "status": None, "error": result.error if hasattr(result, "error") else None}
 
 
@@ -200,10 +200,17 @@ def _judge_answer(scenario: Any, title: str, status: int, body: Any, how: str, j
     error = body.get("error") if isinstance(body, dict) else None
     _display(f"{title}: {how} {status}: {json.dumps(body)[:400] if not isinstance(body, str) else body[:400]}")
     for v in violations:
-        _display(f"conformance error {v.rule}\n  seen: {title}: {v.message}")
+        _display(f"{_label(scenario, v.rule, 'conformance error')}\n  seen: {title}: {v.message}")
     if not client_error:
-        _display(f"expectation missed\n  seen: {title}: HTTP {status}, expected a 4xx (the request is at fault)")
+        _display(f"{_label(scenario, 'expect.client-error')}\n  seen: {title}: HTTP {status}, expected a 4xx "
+                 f"(the request is at fault)")
     return {"how": how, "status": status, "error": error}
+
+
+def _label(scenario: Any, rule: str, otherwise: str = "expectation missed") -> str:
+    """How a miss is shown: as the setup's known finding when its baseline names the rule here."""
+    known = {f.rule: f for f in scenario.context.findings}
+    return f"known finding: {known[rule].line}" if rule in known else f"{otherwise} {rule}"
 
 
 def _json_body(response: Any) -> Any:
