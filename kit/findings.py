@@ -55,6 +55,15 @@ EXPECTATIONS: dict[str, str] = {
     "expect.chat-reasoning": "a chat request asking for reasoning (reasoning_effort), over an upstream that streams "
                              "it, gets the reasoning in its chunks",
     "expect.reasoning-summary": "a request asking for a reasoning summary (reasoning.summary) gets one streamed",
+    # the request surface (issue 20: structured outputs, tool choice, logprobs, request errors)
+    "expect.json-schema": "text.format json_schema (strict) or json_object: the answer parses as a JSON object and "
+                          "validates against the schema",
+    "expect.tool-choice": "tool_choice is honoured: a named function is called, none calls nothing, "
+                          "parallel_tool_calls false makes at most one call",
+    "expect.logprobs": "include message.output_text.logprobs with top_logprobs: every text delta carries its tokens' "
+                       "logprobs, and they equal output_text.done's and the final part's",
+    "expect.client-error": "a request the client got wrong (unknown model, bad value, invalid tool schema, too long "
+                           "an input) is answered with a 4xx, not a 5xx",
 }
 
 PASSED = "passed"

@@ -34,9 +34,9 @@ def test_the_manifest_names_every_capture_with_its_source_and_license() -> None:
     with (CAPTURES / "MANIFEST.tsv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
     listed = {row["file"] for row in rows}
-    on_disk = {p.relative_to(CAPTURES).as_posix() for p in CAPTURES.glob("*/*.jsonl")}
+    on_disk = {p.relative_to(CAPTURES).as_posix() for p in [*CAPTURES.glob("*/*.jsonl"), *CAPTURES.glob("errors/*.json")]}
     assert listed == on_disk
-    assert len(on_disk) == 113
+    assert len(on_disk) == 117  # 113 streams, 4 error bodies
     for row in rows:
         assert row["license"] in {"MIT", "Apache-2.0"}, row["file"]
         assert re.fullmatch(r"[0-9a-f]{40}", row["commit"]), row["file"]

@@ -11,6 +11,7 @@ echoed in the response and also sent upstream (Chat Completions has it).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,12 +24,22 @@ SEARCH_TOOL_DESCRIPTION = (
 
 
 class UnsupportedParameter(ValueError):
-    """A Responses request parameter that Chat Completions cannot express."""
+    """A Responses request parameter that Chat Completions cannot express, or a value OpenAI would refuse.
 
-    def __init__(self, param: str, reason: str) -> None:
+    `code` is the OpenAI error code a server answers it with (`unsupported_parameter`, or for a bad value
+    the code OpenAI's API gives, e.g. `decimal_above_max_value`, `invalid_function_parameters`).
+    """
+
+    def __init__(self, param: str, reason: str, code: str = "unsupported_parameter") -> None:
         super().__init__(f"{param}: {reason}")
         self.param = param
         self.reason = reason
+        self.code = code
+
+    def error_object(self) -> dict[str, Any]:
+        """OpenAI's error envelope for this refusal (what a server answers with HTTP 400)."""
+        return {"error": {"message": str(self), "type": "invalid_request_error", "param": self.param,
+                          "code": self.code}}
 
 
 # Parameters the bridge reads itself and never sends upstream.
@@ -42,9 +53,12 @@ _NO_EQUIVALENT = {
     "prompt": "prompt templates live on OpenAI's servers; Chat Completions cannot use them",
     "max_tool_calls": "Chat Completions has no limit on tool calls",
     "context_management": "Chat Completions has no context management",
-    "top_logprobs": "the bridge does not translate logprobs",
 }
-_INCLUDES = {"file_search_call.results"}
+LOGPROBS_INCLUDE = "message.output_text.logprobs"
+_INCLUDES = {"file_search_call.results", LOGPROBS_INCLUDE}
+# OpenAI's ranges for the numbers a request may carry (its API reference; a value outside is a 400 there)
+_RANGES = {"temperature": (0, 2), "top_p": (0, 1), "top_logprobs": (0, 20)}
+_FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _FUNCTION_TOOL_FIELDS = {"type", "name", "description", "parameters", "strict"}
 
 
@@ -68,14 +82,15 @@ def to_chat_request(
         raise UnsupportedParameter("model", "required: name the model the upstream should run")
     chat: dict[str, Any] = {}
     for key, value in request.items():
+        if key in _RANGES:
+            _check_range(key, value)
         if value is None or key in _BRIDGE_ONLY or key in ("input", "instructions", "tools", "tool_choice",
-                                                          "reasoning", "text", "max_output_tokens"):
+                                                          "reasoning", "text", "max_output_tokens",
+                                                          "top_logprobs"):
             continue
         if key in _PASSED_THROUGH:
             chat[key] = value
         elif key in _NO_EQUIVALENT:
-            if key == "top_logprobs" and value == 0:
-                continue
             raise UnsupportedParameter(key, _NO_EQUIVALENT[key])
         elif key == "store":
             if value:
@@ -90,6 +105,10 @@ def to_chat_request(
         if item not in _INCLUDES:
             raise UnsupportedParameter(f"include[{item!r}]", "the bridge only implements "
                                        + ", ".join(sorted(_INCLUDES)))
+    if LOGPROBS_INCLUDE in (request.get("include") or ()):
+        # llama-cpp-python returns no logprobs at all without top_logprobs (it reads `top_logprobs if logprobs`)
+        chat["logprobs"] = True
+        chat["top_logprobs"] = request.get("top_logprobs") or 0
     if request.get("metadata") is not None:
         chat["metadata"] = dict(request["metadata"])
     if request.get("max_output_tokens") is not None:
@@ -254,6 +273,7 @@ def _tools(tools: list[Any], *, search_tool: bool) -> list[dict[str, Any]]:
             extra = set(tool) - _FUNCTION_TOOL_FIELDS
             if extra:
                 raise UnsupportedParameter(f"{where}.{sorted(extra)[0]}", "Chat Completions function tools do not have it")
+            _check_function_tool(tool, where)
             function = {k: tool[k] for k in ("name", "description", "parameters", "strict") if tool.get(k) is not None}
             names.add(tool["name"])
             out.append({"type": "function", "function": function})
@@ -275,6 +295,46 @@ def _tools(tools: list[Any], *, search_tool: bool) -> list[dict[str, Any]]:
         raise UnsupportedParameter("tools", f"a function named {SEARCH_TOOL_NAME!r} clashes with the bridge's "
                                    "file search; rename it")
     return out
+
+
+def _check_range(key: str, value: Any) -> None:
+    """A number outside OpenAI's range (or not a number) is refused as OpenAI refuses it, with its codes."""
+    if value is None:
+        return
+    low, high = _RANGES[key]
+    integer = key == "top_logprobs"
+    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+        raise UnsupportedParameter(key, f"expected {'an integer' if integer else 'a number'}, got "
+                                   f"{type(value).__name__} {value!r}", code="invalid_type")
+    if value > high:
+        raise UnsupportedParameter(key, f"expected a value <= {high}, but got {value} instead",
+                                   code="integer_above_max_value" if integer else "decimal_above_max_value")
+    if value < low:
+        raise UnsupportedParameter(key, f"expected a value >= {low}, but got {value} instead",
+                                   code="integer_below_min_value" if integer else "decimal_below_min_value")
+
+
+def _check_function_tool(tool: Mapping[str, Any], where: str) -> None:
+    """A function tool OpenAI would refuse (a bad name, parameters that are no JSON Schema of an object)."""
+    name = tool.get("name")
+    if not isinstance(name, str) or not _FUNCTION_NAME.match(name):
+        raise UnsupportedParameter(f"{where}.name", f"{name!r} is not a function name (letters, digits, _ and -, "
+                                   "at most 64)", code="invalid_value")
+    parameters = tool.get("parameters")
+    if parameters is None:
+        return
+    if not isinstance(parameters, Mapping) or parameters.get("type") != "object":
+        got = parameters.get("type") if isinstance(parameters, Mapping) else type(parameters).__name__
+        raise UnsupportedParameter(f"{where}.parameters", f"Invalid schema for function {name!r}: schema must be "
+                                   f"a JSON Schema of 'type: \"object\"', got 'type: {got!r}'",
+                                   code="invalid_function_parameters")
+    from jsonschema import SchemaError, validators
+
+    try:
+        validators.validator_for(parameters).check_schema(parameters)
+    except SchemaError as exc:
+        raise UnsupportedParameter(f"{where}.parameters", f"Invalid schema for function {name!r}: {exc.message}",
+                                   code="invalid_function_parameters") from None
 
 
 def _tool_choice(choice: Any, *, search_tool: bool) -> Any:

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from kit.bridge.markup import ThinkTagSplitter
+from kit.bridge.request import LOGPROBS_INCLUDE
 from kit.bridge.translate_reasoning import content_pieces, reasoning_details_text
 from kit.bridge.translate_content import ContentSteps
 from kit.bridge.translate_items import (  # noqa: F401  (re-exported: the translator's public names)
@@ -43,6 +44,7 @@ from kit.bridge.translate_items import (  # noqa: F401  (re-exported: the transl
     _Message,
     _Reasoning,
     _response_object,
+    token_logprobs,
 )
 from kit.bridge.translate_tools import ToolSteps
 
@@ -115,6 +117,8 @@ class ChatToResponses(ContentSteps, ToolSteps):
         self._usage: dict[str, int] | None = None
         self._chunks = 0
         self._search_queries: list[str] = []
+        self.logprobs_wanted = LOGPROBS_INCLUDE in (self.request.get("include") or ())
+        self._pending_logprobs: list[dict[str, Any]] = []  # taken by the next text delta
 
     @property
     def output(self) -> list[dict[str, Any]]:
@@ -171,6 +175,8 @@ class ChatToResponses(ContentSteps, ToolSteps):
             raise BadChunk(f"chunk {self._chunks}: choice index {choice.get('index')!r}; "
                            "the bridge translates one choice (n=1)")
         delta = choice.get("delta")
+        if self.logprobs_wanted and choice.get("logprobs"):
+            self._pending_logprobs.extend(token_logprobs(choice["logprobs"]))
         if delta:
             if not isinstance(delta, dict):
                 raise BadChunk(f"chunk {self._chunks}: delta is not an object")

@@ -15,6 +15,7 @@ from kit.bridge.translate_items import (
     _Message,
     _Reasoning,
     BadChunk,
+    delta_logprobs,
 )
 
 
@@ -152,10 +153,12 @@ class ContentSteps(TranslatorState):
     def _text_delta(self, item: _Message, text: str) -> Event:
         item.texts.append(text)
         item.length += len(text)
+        logprobs, self._pending_logprobs = self._pending_logprobs, []  # the tokens of the text sent so far
+        item.logprobs.extend(logprobs)
         self._seq += 1
         return {"type": "response.output_text.delta", "sequence_number": self._seq - 1, "item_id": item.id,
                 "output_index": item.output_index, "content_index": len(item.parts), "delta": text,
-                "logprobs": []}
+                "logprobs": delta_logprobs(logprobs)}
 
     def _annotation(self, item: _Message, annotation: dict[str, Any]) -> Event:
         item.annotations.append(annotation)
@@ -206,9 +209,9 @@ class ContentSteps(TranslatorState):
         index = len(item.parts)
         if item.part_kind == "output_text":
             yield self._event("response.output_text.done", item_id=item.id, output_index=item.output_index,
-                              content_index=index, text=text, logprobs=[])
-            part: dict[str, Any] = {"type": "output_text", "annotations": item.annotations, "logprobs": [],
-                                    "text": text}
+                              content_index=index, text=text, logprobs=delta_logprobs(item.logprobs))
+            part: dict[str, Any] = {"type": "output_text", "annotations": item.annotations,
+                                    "logprobs": item.logprobs, "text": text}
         else:
             yield self._event("response.refusal.done", item_id=item.id, output_index=item.output_index,
                               content_index=index, refusal=text)
@@ -220,4 +223,5 @@ class ContentSteps(TranslatorState):
         item.texts = []
         item.annotations = []
         item.length = 0
+        item.logprobs = []
         item.citations = CitationStripper()

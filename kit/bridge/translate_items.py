@@ -42,7 +42,7 @@ class _Reasoning(_Item):
 
 
 class _Message(_Item):
-    __slots__ = ("parts", "part_kind", "texts", "annotations", "length", "citations")
+    __slots__ = ("parts", "part_kind", "texts", "annotations", "length", "citations", "logprobs")
 
     def __init__(self, item_id: str, output_index: int) -> None:
         super().__init__("message", item_id, output_index)
@@ -52,6 +52,32 @@ class _Message(_Item):
         self.annotations: list[dict[str, Any]] = []
         self.length = 0  # characters of the open part so far
         self.citations = CitationStripper()
+        self.logprobs: list[dict[str, Any]] = []  # the open part's token logprobs (asked with include)
+
+
+def token_logprobs(logprobs: Any) -> list[dict[str, Any]]:
+    """A chat choice's `logprobs.content` as Responses token logprobs (`ResponseOutputText.Logprob`): token,
+    bytes, logprob and top_logprobs, each top one with its bytes (computed from the token when the upstream
+    sends none, as llama-cpp-python does)."""
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not isinstance(content, list):
+        return []
+
+    def one(entry: dict[str, Any]) -> dict[str, Any]:
+        token = str(entry.get("token") or "")
+        raw = entry.get("bytes")
+        return {"token": token, "bytes": list(raw) if isinstance(raw, list) else list(token.encode("utf-8")),
+                "logprob": float(entry.get("logprob") or 0.0)}
+
+    return [{**one(e), "top_logprobs": [one(t) for t in e.get("top_logprobs") or () if isinstance(t, dict)]}
+            for e in content if isinstance(e, dict)]
+
+
+def delta_logprobs(logprobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Token logprobs as the text events carry them (`ResponseTextDeltaEvent.Logprob`: no bytes)."""
+    return [{"token": e["token"], "logprob": e["logprob"],
+             "top_logprobs": [{"token": t["token"], "logprob": t["logprob"]} for t in e["top_logprobs"]]}
+            for e in logprobs]
 
 
 class _FunctionCall(_Item):
@@ -106,6 +132,7 @@ class TranslatorState:
     _think: ThinkTagSplitter | None
     _chunks: int
     _search_queries: list[str]
+    _pending_logprobs: list[dict[str, Any]]
 
     def _event(self, type_: str, **fields: Any) -> Event:
         raise NotImplementedError

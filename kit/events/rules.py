@@ -72,6 +72,8 @@ _CATALOG: tuple[Rule, ...] = (
     _rule("event.schema", E, "string type, integer sequence_number, required fields of the type, integer indices >= 0, enum values, tool-call item fields", "SDK, OR", core=True),
     _rule("event.unknown-type", W, "type outside the known catalog (openresponses: must be slug-prefixed vendor:name, else an error); unknown fields", "OR"),
     _rule("event.error-shape", E, "error events are flat {code,message,param} or nested {error:{...}}", "real OpenAI traffic"),
+    _rule("error.object", E, "a rejected request's HTTP answer is a 4xx/5xx whose body is {error: {message, type, param, code}}: "
+          "message and type non-empty strings, param and code a string or null", "API reference (error codes), SDK"),
     _rule("event.logprobs", W, "output_text.delta/.done carry logprobs as a list (empty allowed, null not; openai: absent accepted)", "SDK"),
     # Sequence numbers
     _rule("seq.increasing", E, "sequence_number strictly increases, no duplicates", "OR, SDK", core=True),

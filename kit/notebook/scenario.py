@@ -60,6 +60,7 @@ class Scenario:
     observed: list[Observed] = field(default_factory=list)
     expectations: list[Expectation] = field(default_factory=list)
     not_shown: list[str] = field(default_factory=list)
+    answers: list[tuple[str, tuple[Violation, ...]]] = field(default_factory=list)  # error answers, judged
     _client: Any = None
     _stores: ScenarioStores | None = None
 
@@ -331,7 +332,8 @@ class Scenario:
         """What this run observed, typed: per stream its rules (allowed ones marked), the expectations."""
         return RunResult(
             streams=tuple(stream_seen(o.title, len(o.observation.events), o.observation.violations or (), o.allowed,
-                                      profile=o.profile) for o in self.observed),
+                                      profile=o.profile) for o in self.observed)
+            + tuple(stream_seen(title, 0, violations) for title, violations in self.answers),
             expectations=tuple(self.expectations), not_shown=tuple(sorted(set(self.not_shown))), observed=True,
             data={"setup": self.setup.name, "mode": self.mode.value})
 

@@ -166,6 +166,8 @@ class BridgeServer(ProcessServer):
             self.command.append("--think-tags")
         if self.stores_dir:
             self.command += ["--stores", str(self.stores_dir)]
+        if self.local is not None and self.model_alias:  # over the kit's llama.cpp, which serves any name as its one
+            self.command += ["--model", self.model_alias]
         if self.log_path is None:
             self.log_path = temp_log_path(f"kit-bridge-{port}-")
         if self._child is not None:  # a try that lost its port to another process

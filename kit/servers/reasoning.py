@@ -21,7 +21,10 @@ dialect the server was started with (`DIALECTS`):
 
 Every other request (no reasoning asked, or tools / a response format, which
 a grammar would fight) passes through byte for byte, so what the kit recorded
-without reasoning stays valid. `python -m kit.servers.reasoning --upstream URL
+without reasoning stays valid; except one rewrite that makes llama-cpp-python
+speak the standard: `response_format: json_schema` becomes its own
+`{"type": "json_object", "schema": ...}` (`schema_format`), which it compiles to
+a grammar (it refuses the standard type with a 500). `python -m kit.servers.reasoning --upstream URL
 --dialect D --port N` runs it; `LocalServer(reasoning=D)` starts it in front
 of its llama.cpp server.
 """
@@ -80,6 +83,17 @@ def shapes(body: Mapping[str, Any]) -> bool:
     """Whether the proxy shapes this request: it asks for reasoning, and nothing else constrains the output."""
     return asks_for_reasoning(body) and not body.get("tools") and not body.get("response_format") \
         and not body.get("grammar")
+
+
+def schema_format(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The request with a standard `response_format: json_schema` in llama-cpp-python's own form
+    (`{"type": "json_object", "schema": ...}`, which it compiles to a grammar): llama-cpp-python 0.3.x refuses
+    the standard type with a 500 ("Input should be 'text' or 'json_object'"). None: nothing to rewrite."""
+    fmt = body.get("response_format")
+    if not (isinstance(fmt, Mapping) and fmt.get("type") == "json_schema"):
+        return None
+    schema = (fmt.get("json_schema") or {}).get("schema") if isinstance(fmt.get("json_schema"), Mapping) else None
+    return {**body, "response_format": {"type": "json_object", **({"schema": schema} if schema else {})}}
 
 
 def shape_request(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -208,6 +222,8 @@ def create_app(upstream: str, dialect: str) -> Any:
             if isinstance(parsed, dict) and shapes(parsed):
                 body = json.dumps(shape_request(parsed)).encode()
                 shaped = True
+            elif isinstance(parsed, dict) and (standard := schema_format(parsed)) is not None:
+                body = json.dumps(standard).encode()
             if isinstance(parsed, dict):  # the log says what each peer asked (the README's evidence)
                 asked = {k: parsed[k] for k in ASKING_FIELDS if k in parsed}
                 print(f"chat request: stream={parsed.get('stream')} {json.dumps(asked)} shaped={shaped}", flush=True)

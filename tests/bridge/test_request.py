@@ -100,7 +100,7 @@ def test_file_search_becomes_the_bridges_search_function() -> None:
     ({"background": True}, "background"),
     ({"store": True}, "store"),
     ({"truncation": "auto"}, "truncation"),
-    ({"top_logprobs": 3}, "top_logprobs"),
+    ({"top_logprobs": 21}, "top_logprobs"),
     ({"include": ["reasoning.encrypted_content"]}, "include['reasoning.encrypted_content']"),
     ({"tools": [{"type": "web_search"}]}, "tools[0].type"),
     ({"tools": [{"type": "file_search", "vector_store_ids": ["v"], "filters": {"type": "eq"}}]}, "tools[0].filters"),

@@ -135,3 +135,15 @@ def test_kit_serve_refuses_an_unknown_dialect_before_starting_anything() -> None
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "unknown reasoning dialect 'deepseek'" in result.stderr and "mistral" in result.stderr
+
+
+def test_a_standard_json_schema_format_becomes_llama_cpp_python_s_own() -> None:
+    from kit.servers.reasoning import schema_format
+
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    body = {"model": "m", "messages": [], "response_format": {"type": "json_schema", "json_schema": {
+        "name": "place", "strict": True, "schema": schema}}}
+    assert schema_format(body) == {**body, "response_format": {"type": "json_object", "schema": schema}}
+    assert schema_format({"model": "m", "response_format": {"type": "json_object"}}) is None
+    assert schema_format({"model": "m"}) is None
+    assert not shapes(body)  # a response format is never shaped into reasoning

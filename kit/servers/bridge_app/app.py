@@ -98,6 +98,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--think-tags", action="store_true", help="the model writes reasoning in <think> tags")
     parser.add_argument("--max-tokens-field", default="max_tokens", choices=("max_tokens", "max_completion_tokens"))
+    parser.add_argument("--model", action="append", default=[], dest="models",
+                        help="a model id the bridge serves (repeatable); another is refused as OpenAI refuses it, "
+                             "400 model_not_found (default: any, as the upstream decides)")
     parser.add_argument("--stores", type=Path, default=None, help="vector store folder (default: a temp folder)")
     parser.add_argument("--api-key", default=None, help=f"the key clients must send (default: ${API_KEY_ENV})")
     parser.add_argument("--connect-timeout", type=float, default=defaults.connect)
@@ -106,7 +109,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = BridgeConfig(upstream=v1_url(args.upstream), upstream_key=os.environ.get(UPSTREAM_KEY_ENV) or None,
-                          think_tags=args.think_tags, max_tokens_field=args.max_tokens_field, stores_dir=args.stores,
+                          think_tags=args.think_tags, max_tokens_field=args.max_tokens_field, models=tuple(args.models),
+                          stores_dir=args.stores,
                           api_key=args.api_key or os.environ.get(API_KEY_ENV) or None, bind_host=args.host,
                           timeouts=UpstreamTimeouts(args.connect_timeout, args.first_byte_timeout, args.idle_timeout))
     try:

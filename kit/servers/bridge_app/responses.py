@@ -85,6 +85,9 @@ async def responses(request: Request) -> Response:
                                        param="input"), 400)
     if not isinstance(body.get("stream", False), (bool, type(None))):
         return JSONResponse(error_body("'stream' must be a boolean", code="invalid_type", param="stream"), 400)
+    if state.config.models and body["model"] not in state.config.models:
+        return JSONResponse(error_body(f"The requested model '{body['model']}' does not exist.",
+                                       code="model_not_found", param="model"), 400)
     try:  # previous_response_id, conversation, store, background: resolved by the bridge's own state
         response_id, turn = await run_in_threadpool(state.turns.begin, body)
     except StateError as exc:
@@ -109,7 +112,7 @@ async def responses(request: Request) -> Response:
         if first is _LATE:
             return _timeout_response(progress)
         if isinstance(first, UnsupportedParameter):
-            return JSONResponse(error_body(str(first), code="unsupported_parameter", param=first.param), 400)
+            return JSONResponse(first.error_object(), 400)
         if isinstance(first, BaseException):
             return _upstream_fault(first) if call.connected else _unreadable(first)
         if first is END:
@@ -169,7 +172,7 @@ async def _background(state: Any, turn: Any, events: Any, response_id: str, call
         first = await run_in_threadpool(next, events, None)
     except UnsupportedParameter as exc:
         call.close()
-        return JSONResponse(error_body(str(exc), code="unsupported_parameter", param=exc.param), 400)
+        return JSONResponse(exc.error_object(), 400)
     if first is None:
         call.close()
         return JSONResponse(error_body("the bridge produced no events", type_="server_error",

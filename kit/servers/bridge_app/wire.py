@@ -34,6 +34,7 @@ class BridgeConfig:
     upstream_key: str | None = None
     think_tags: bool = False  # the upstream model writes its reasoning inline in <think> tags
     max_tokens_field: str = "max_tokens"
+    models: tuple[str, ...] = ()  # the model ids it serves (another is a 400 model_not_found); () : any
     stores_dir: Path | None = None  # where the vector stores live (default: a folder of this run)
     api_key: str | None = None  # clients must present it; required when bound beyond loopback
     bind_host: str | None = None  # where the server listens: a loopback bind accepts loopback Host headers only
