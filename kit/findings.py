@@ -49,6 +49,9 @@ EXPECTATIONS: dict[str, str] = {
     "expect.chat-reasoning": "a chat request asking for reasoning (reasoning_effort), over an upstream that streams "
                              "it, gets the reasoning in its chunks",
     "expect.reasoning-summary": "a request asking for a reasoning summary (reasoning.summary) gets one streamed",
+    # surface-c (issue 20): file input and MCP
+    "expect.file-read": "a text file sent as input_file (file_data or file_id) reaches the model: the answer names "
+                        "what only the file says",
 }
 
 PASSED = "passed"

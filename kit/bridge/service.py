@@ -19,7 +19,9 @@ from typing import Any
 
 import openai
 
-from kit.bridge.request import SEARCH_TOOL_NAME, search_results_text, search_tools, to_chat_request
+from kit.bridge.file_input import FileInputError, FileLookup, resolve_file_ids
+from kit.bridge.request import (SEARCH_TOOL_NAME, UnsupportedParameter, search_results_text, search_tools,
+                                to_chat_request)
 from kit.bridge.stores import VectorStoreError, VectorStores
 from kit.bridge.translate import INCOMPLETE_REASONS, ChatToResponses, Chunk, Event, HostedCall, Summarizer
 from kit.bridge.chunks import chunks_of
@@ -46,14 +48,18 @@ def stream_response(
     created_at: int | None = None,
     max_search_rounds: int = MAX_SEARCH_ROUNDS,
     max_tokens_field: str = "max_tokens",
+    files: FileLookup | None = None,
 ) -> Iterator[Event]:
     """The Responses event stream for `request`, served by the client's Chat Completions endpoint.
 
     Raises `UnsupportedParameter` before any call when the request asks for
     something Chat Completions cannot do. A `file_search` tool searches
-    `stores` (default: the stores under ~/.cache/responses-kit).
+    `stores` (default: the stores under ~/.cache/responses-kit). `files` finds
+    the uploaded files an `input_file` names by `file_id` (the served bridge's);
+    without it such a part is refused.
     """
-    chat = to_chat_request(request, max_tokens_field=max_tokens_field)
+    chat_request = _with_files(request, files)
+    chat = to_chat_request(chat_request, max_tokens_field=max_tokens_field)
     searching = search_tools(request)
     if searching and stores is None:
         stores = VectorStores()
@@ -69,7 +75,7 @@ def stream_response(
     for round_number in range(max_search_rounds + 1):
         last_round = round_number == max_search_rounds
         if last_round and searching:  # the model must answer now: no search tool to call
-            chat = to_chat_request(request, search_tool=False, max_tokens_field=max_tokens_field)
+            chat = to_chat_request(chat_request, search_tool=False, max_tokens_field=max_tokens_field)
             translator.hosted_search_tool = None
         first_item = len(translator.output)
         for chunk in chat_chunks(client, {**chat, "messages": messages}):
@@ -96,6 +102,16 @@ def stream_response(
             chat = {**chat, "tool_choice": "auto"}  # a forced search is done: the model may answer now
         translator.next_round()
     yield from translator.finish()
+
+
+def _with_files(request: Mapping[str, Any], files: FileLookup | None) -> Mapping[str, Any]:
+    """The request with its `input_file` parts by `file_id` carrying the uploaded text (`kit.bridge.file_input`)."""
+    if files is None:
+        return request
+    try:
+        return resolve_file_ids(request, files)
+    except FileInputError as exc:
+        raise UnsupportedParameter(exc.param, exc.reason) from exc
 
 
 def create_response(client: openai.OpenAI, request: Mapping[str, Any], **options: Any) -> dict[str, Any]:

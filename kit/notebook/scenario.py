@@ -119,6 +119,16 @@ class Scenario:
         """A vector store holding `files` (filename -> text); returns its id (see `ScenarioStores.create`)."""
         return self._store_helper().create(name, files)
 
+    def upload_file(self, filename: str, content: str | bytes, *, purpose: str = "user_data") -> str:
+        """Upload a file through the server's `/v1/files`; its id (see `kit.notebook.files.upload_file`)."""
+        from kit.notebook.files import upload_file
+
+        return upload_file(self.client, filename, content, purpose=purpose)
+
+    def delete_file(self, file_id: str) -> bool:
+        """Delete an uploaded file, as a client cleans up after itself; whether the server says it did."""
+        return bool(self.client.files.delete(file_id).deleted)
+
     # -- streams -----------------------------------------------------------------
     def responses_stream(self, request: dict[str, Any], *, title: str | None = None, via: str | None = None,
                          show: bool = True, sink: Any = None) -> Stream:
@@ -263,8 +273,11 @@ class Scenario:
         return value
 
     def _missed(self, expectation: str, stream: Stream, failure: StreamCheckFailed) -> None:
-        """Show a missed expectation (as a known finding when the run's findings know it) and record it."""
-        where = f"{stream.source}: {str(failure).splitlines()[0]}"
+        self.missed(expectation, f"{stream.source}: {str(failure).splitlines()[0]}")
+
+    def missed(self, expectation: str, where: str) -> None:
+        """Show a missed expectation (as a known finding when the run's findings know it) and record it; `where`
+        says what was seen (a stream's failed check, or a server's answer when there was no stream)."""
         known = {f.rule: f for f in self.context.findings}
         label = f"known finding: {known[expectation].line}" if expectation in known else "expectation missed"
         _display(f"{label}\n  seen: {where}")
