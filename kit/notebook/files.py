@@ -29,16 +29,12 @@ def expect_file_read(scenario: Any, request: dict[str, Any], *, contains: str, t
     missed, quoting the server's answer (a peer that forwards the file to a model that cannot take it);
     a refusal (4xx, 501) stops the notebook as unsupported, quoting it. Returns the stream, or None.
     """
-    import openai
-
     from kit.notebook.checks import expect_text
-    from kit.notebook.refusals import refusal_text
+    from kit.notebook.refusals import stream_or_missed
 
-    try:
-        with scenario.refused_as_unsupported(title, statuses=frozenset({400, 404, 405, 415, 422, 501})):
-            stream = scenario.responses_stream(request, title=title)
-    except openai.APIStatusError as exc:
-        scenario.missed("expect.file-read", f"{title}: the server answered {refusal_text(exc)}")
+    stream = stream_or_missed(scenario, request, expectation="expect.file-read", title=title,
+                              unsupported=frozenset({400, 404, 405, 415, 422, 501}))
+    if stream is None:
         return None
     scenario.check(stream)
     scenario.expect("expect.file-read", lambda: expect_text(stream, contains=contains), stream)

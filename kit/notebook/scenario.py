@@ -53,6 +53,8 @@ class Scenario:
     not_shown: list[str] = field(default_factory=list)
     _client: Any = None
     _stores: ScenarioStores | None = None
+    _mcp_server: Any = None
+    _mcp_url: str | None = None
 
     @property
     def mode(self) -> InferenceMode:
@@ -129,6 +131,19 @@ class Scenario:
         """Delete an uploaded file, as a client cleans up after itself; whether the server says it did."""
         return bool(self.client.files.delete(file_id).deleted)
 
+    def mcp_server(self) -> str:
+        """The URL of the kit's MCP server for this run (started in record/live mode, once; `kit.notebook.mcp`)."""
+        if self._mcp_url is None:
+            from kit.notebook.mcp import start_server
+
+            self._mcp_server, self._mcp_url = start_server(self.mode)
+        return self._mcp_url
+
+    def _mcp_connector(self) -> Any:
+        from kit.notebook.mcp import recorded_connector
+
+        return recorded_connector(self.client)
+
     # -- streams -----------------------------------------------------------------
     def responses_stream(self, request: dict[str, Any], *, title: str | None = None, via: str | None = None,
                          show: bool = True, sink: Any = None) -> Stream:
@@ -140,7 +155,7 @@ class Scenario:
         from kit.sources import responses_events
 
         route = via or self.setup.responses
-        options = {"stores": self.stores} if route == "bridge" else {}
+        options = {"stores": self.stores, "mcp": self._mcp_connector()} if route == "bridge" else {}
         events = responses_events(self.client, self.setup, {"model": self.text_model, **request}, route=route,
                                   **options)
         return self._consume(events, title or f"{self.setup.name} · {route} Responses", show, sink)
@@ -294,6 +309,8 @@ class Scenario:
 
     def finish(self) -> None:
         """Publish the result into the notebook: the runner reads it from the executed .ipynb."""
+        if self._mcp_server is not None:
+            self._mcp_server.stop()
         publish(self.result())
 
 
