@@ -13,10 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from kit.bridge.mcp import McpError, McpResult, McpServer
+
+# The SDK's client loads trio, which warns once, inside a Jupyter kernel, that it leaves IPython's exception
+# handler alone: noise in every notebook that uses the mcp tool, about nothing the kit does.
+warnings.filterwarnings("ignore", message="IPython detected, but you already have a custom exception handler",
+                        category=RuntimeWarning)
 
 CLIENT_NAME = "responses-kit-bridge"  # what the bridge calls itself in the initialize handshake (fixed, so
 CLIENT_VERSION = "1"                  # recorded handshakes replay whatever the SDK's version)
