@@ -27,7 +27,7 @@ def refusal_text(exc: openai.APIStatusError) -> str:
     """`404 GET /v1/responses/resp_1: Not Found`: the status, the request and the server's own message."""
     request = exc.response.request
     body = exc.body
-    message = body.get("message") if isinstance(body, dict) else None
+    message = (body.get("message") or body.get("detail")) if isinstance(body, dict) else None  # detail: FastAPI's
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         message = body["error"].get("message") or message
     return f"{exc.status_code} {request.method} {request.url.path}: {message or exc.message}"
