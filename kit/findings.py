@@ -64,6 +64,15 @@ EXPECTATIONS: dict[str, str] = {
                        "logprobs, and they equal output_text.done's and the final part's",
     "expect.client-error": "a request the client got wrong (unknown model, bad value, invalid tool schema, too long "
                            "an input) is answered with a 4xx, not a 5xx",
+
+    # surface-c (issue 20): file input and MCP
+    "expect.file-read": "a text file sent as input_file (file_data or file_id) reaches the model: the answer names "
+                        "what only the file says",
+    "expect.mcp-call": "an `mcp` tool with require_approval never: the server's tools are listed (mcp_list_tools) and "
+                       "the model's call runs through an mcp_call whose output is the MCP server's answer",
+    "expect.mcp-approval": "an `mcp` tool with require_approval always: the response ends with an "
+                           "mcp_approval_request and runs nothing; after the client's mcp_approval_response the "
+                           "call runs (an mcp_call naming the approval)",
 }
 
 PASSED = "passed"

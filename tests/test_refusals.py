@@ -29,7 +29,7 @@ def test_a_404_is_unsupported_and_quotes_the_answer() -> None:
             client.responses.retrieve("resp_123")
     text = str(caught.value)
     assert "setup 'peer' does not support stored responses" in text
-    assert "404 GET /v1/responses/resp_123" in text
+    assert "404 GET /v1/responses/resp_123: Not Found" in text  # FastAPI's `detail` (llama-cpp-python's server)
 
 
 def test_an_error_object_message_is_quoted() -> None:

@@ -15,6 +15,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from kit.bridge.file_input import FileInputError, file_text
+
 SEARCH_TOOL_NAME = "file_search"
 SEARCH_TOOL_DESCRIPTION = (
     "Search the user's files for passages relevant to a query. Each result starts with a citation marker "
@@ -166,6 +168,16 @@ def input_to_messages(input_: Any) -> list[dict[str, Any]]:
                  "function": {"name": SEARCH_TOOL_NAME, "arguments": json.dumps({"query": query})}})
             messages.append({"role": "tool", "tool_call_id": call_id,
                              "content": search_results_text(item.get("results") or [])})
+        elif kind == "mcp_call":  # an MCP call the bridge (or another server) ran: the model sees call and result
+            call_id = str(item.get("id") or f"mcp_{n}")
+            _assistant_with_tool_calls(messages)["tool_calls"].append(
+                {"id": call_id, "type": "function",
+                 "function": {"name": item.get("name") or "", "arguments": item.get("arguments") or "{}"}})
+            messages.append({"role": "tool", "tool_call_id": call_id, "content": mcp_output_text(item)})
+        elif kind in ("mcp_list_tools", "mcp_approval_request", "mcp_approval_response"):
+            # the tools are offered again from a fresh listing; an approval is acted on by the bridge's MCP
+            # client (kit.bridge.mcp.approved_calls), whose mcp_call the model then sees
+            continue
         elif kind == "reasoning":
             # Chat Completions has no input slot for reasoning, and clients send reasoning items back on
             # every turn: the upstream model re-derives it. Not an error, by design (see the module doc).
@@ -173,6 +185,15 @@ def input_to_messages(input_: Any) -> list[dict[str, Any]]:
         else:
             raise UnsupportedParameter(f"{where}.type", f"{kind!r} items have no Chat Completions equivalent")
     return messages
+
+
+def mcp_output_text(item: Mapping[str, Any]) -> str:
+    """What the model reads for an MCP call: its output, or what went wrong."""
+    if item.get("error"):
+        error = item["error"]
+        message = error.get("message") if isinstance(error, Mapping) else None
+        return f"The tool call failed: {message or json.dumps(error, ensure_ascii=False)}"
+    return str(item.get("output") or "")
 
 
 def search_results_text(results: list[Mapping[str, Any]]) -> str:
@@ -214,7 +235,14 @@ def _message(item: Mapping[str, Any], where: str) -> dict[str, Any]:
     parts = [_content_part(part, f"{where}.content[{k}]") for k, part in enumerate(content)]
     if role == "system":
         return {"role": role, "content": "".join(p["text"] for p in parts if p["type"] == "text")}
+    if _has_file(content) and all(p["type"] == "text" for p in parts):
+        # a file read as text: one string, since llama.cpp answers list content with an empty stream
+        return {"role": role, "content": "\n\n".join(p["text"] for p in parts)}
     return {"role": role, "content": parts}
+
+
+def _has_file(content: list[Any]) -> bool:
+    return any(isinstance(part, Mapping) and part.get("type") == "input_file" for part in content)
 
 
 def _content_part(part: Any, where: str) -> dict[str, Any]:
@@ -228,11 +256,11 @@ def _content_part(part: Any, where: str) -> dict[str, Any]:
         if part.get("detail"):
             image["detail"] = part["detail"]
         return {"type": "image_url", "image_url": image}
-    if kind == "input_file":
-        file: dict[str, Any] = {k: part[k] for k in ("file_id", "file_data", "filename") if part.get(k)}
-        if part.get("file_url"):
-            raise UnsupportedParameter(f"{where}.file_url", "Chat Completions takes files by id or data only")
-        return {"type": "file", "file": file}
+    if kind == "input_file":  # read by the bridge: chat servers such as llama.cpp take no files
+        try:
+            return {"type": "text", "text": file_text(part, where)}
+        except FileInputError as exc:
+            raise UnsupportedParameter(exc.param, exc.reason) from exc
     raise UnsupportedParameter(f"{where}.type", f"{kind!r} content parts have no Chat Completions equivalent")
 
 

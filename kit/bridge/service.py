@@ -19,7 +19,10 @@ from typing import Any
 
 import openai
 
-from kit.bridge.request import SEARCH_TOOL_NAME, search_results_text, search_tools, to_chat_request
+from kit.bridge.file_input import FileInputError, FileLookup, resolve_file_ids
+from kit.bridge.mcp import McpConnector
+from kit.bridge.request import (SEARCH_TOOL_NAME, UnsupportedParameter, search_results_text, search_tools,
+                                to_chat_request)
 from kit.bridge.stores import VectorStoreError, VectorStores
 from kit.bridge.translate import INCOMPLETE_REASONS, ChatToResponses, Chunk, Event, HostedCall, Summarizer
 from kit.bridge.chunks import chunks_of
@@ -48,15 +51,24 @@ def stream_response(
     max_search_rounds: int = MAX_SEARCH_ROUNDS,
     max_tokens_field: str = "max_tokens",
     upstream: Upstream | None = None,
+    files: FileLookup | None = None,
+    mcp: McpConnector | None = None,
 ) -> Iterator[Event]:
     """The Responses event stream for `request`, served by the client's Chat Completions endpoint.
 
     Raises `UnsupportedParameter` before any call when the request asks for
     something Chat Completions cannot do. A `file_search` tool searches
     `stores` (default: the stores under ~/.cache/responses-kit). `upstream` gets
-    every Chat Completions body the bridge read (`chat_chunks`), the summary call's too.
+    every Chat Completions body the bridge read (`chat_chunks`), the summary call's too. `files` finds
+    the uploaded files an `input_file` names by `file_id` (the served bridge's);
+    without it such a part is refused. `mcp` tools are served through `mcp`
+    (default: the `mcp` SDK's client, `kit.bridge.mcp_client`).
     """
-    chat = to_chat_request(request, max_tokens_field=max_tokens_field)
+    from kit.bridge.mcp_loop import McpTurn
+
+    servers = McpTurn(request, mcp)
+    chat_request = _with_files(servers.chat_request() if servers else request, files)
+    chat = to_chat_request(chat_request, max_tokens_field=max_tokens_field)
     searching = search_tools(request)
     if searching and stores is None:
         stores = VectorStores()
@@ -67,13 +79,19 @@ def stream_response(
         summarize=summarizer(client, str(request["model"]), detail,
                              {k: chat[k] for k in _SAME_CALLER if k in chat}, upstream) if detail else None,
         hosted_search_tool=SEARCH_TOOL_NAME if searching else None,
-        response_id=response_id, created_at=created_at)
+        response_id=servers.response_id(response_id), created_at=created_at)
     messages = list(chat["messages"])
+    if servers:
+        yield from servers.begin(translator)
+        approved = yield from servers.run_approved(translator)
+        messages += approved
+        chat = servers.extend(chat, force=not approved)  # after an approved call the model answers
     for round_number in range(max_search_rounds + 1):
         last_round = round_number == max_search_rounds
-        if last_round and searching:  # the model must answer now: no search tool to call
-            chat = to_chat_request(request, search_tool=False, max_tokens_field=max_tokens_field)
+        if last_round and (searching or servers):  # the model must answer now: no hosted tool to call
+            chat = to_chat_request(chat_request, search_tool=False, max_tokens_field=max_tokens_field)
             translator.hosted_search_tool = None
+            translator.hosted_tool_names = set()
         first_item = len(translator.output)
         for chunk in chat_chunks(client, {**chat, "messages": messages}, upstream):
             yield from translator.feed(chunk)
@@ -83,22 +101,37 @@ def stream_response(
         calls = translator.hosted_calls
         if translator.finished or not calls or translator.finish_reason in INCOMPLETE_REASONS:
             break
-        assert stores is not None
         round_items = translator.output[first_item:]
         tool_messages = []
         for call in calls:
+            if call.name != SEARCH_TOOL_NAME and call.name in translator.hosted_tool_names:
+                content = yield from servers.handle(translator, call)
+                if content is not None:
+                    tool_messages.append({"role": "tool", "tool_call_id": call.call_id, "content": content})
+                continue
+            assert stores is not None
             results = yield from _search(translator, stores, searching, call)
             if translator.finished:
                 return
             tool_messages.append({"role": "tool", "tool_call_id": call.call_id,
                                   "content": search_results_text(results)})
-        if any(item["type"] == "function_call" for item in round_items):
-            break  # the client has calls of its own to run: the response ends here, as OpenAI's does
+        if servers.awaiting_approval or any(item["type"] == "function_call" for item in round_items):
+            break  # the client has calls of its own to run or approve: the response ends here, as OpenAI's does
         messages += [_assistant_turn(round_items, calls), *tool_messages]
         if chat.get("tool_choice") not in (None, "auto", "none"):
             chat = {**chat, "tool_choice": "auto"}  # a forced search is done: the model may answer now
         translator.next_round()
     yield from translator.finish()
+
+
+def _with_files(request: Mapping[str, Any], files: FileLookup | None) -> Mapping[str, Any]:
+    """The request with its `input_file` parts by `file_id` carrying the uploaded text (`kit.bridge.file_input`)."""
+    if files is None:
+        return request
+    try:
+        return resolve_file_ids(request, files)
+    except FileInputError as exc:
+        raise UnsupportedParameter(exc.param, exc.reason) from exc
 
 
 def create_response(client: openai.OpenAI, request: Mapping[str, Any], **options: Any) -> dict[str, Any]:

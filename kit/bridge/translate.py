@@ -46,6 +46,7 @@ from kit.bridge.translate_items import (  # noqa: F401  (re-exported: the transl
     _response_object,
     token_logprobs,
 )
+from kit.bridge.translate_mcp import McpSteps
 from kit.bridge.translate_tools import ToolSteps
 
 
@@ -78,7 +79,7 @@ def translate_chat_stream(
     yield from translator.finish()
 
 
-class ChatToResponses(ContentSteps, ToolSteps):
+class ChatToResponses(ContentSteps, ToolSteps, McpSteps):
     """Incremental translator: `feed` chunks, `end_round` after each upstream call, `finish` once."""
 
     def __init__(
@@ -103,6 +104,8 @@ class ChatToResponses(ContentSteps, ToolSteps):
         self.hosted_search_tool = hosted_search_tool
         self.finished = False
         self.hosted_calls: list[HostedCall] = []
+        self.hosted_tool_names: set[str] = set()  # the MCP tools the bridge calls itself (kit.bridge.mcp)
+        self._mcp_open: Any = None
         self._response_id = response_id
         self._created_at = created_at
         self._response: dict[str, Any] | None = None

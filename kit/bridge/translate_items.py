@@ -121,6 +121,8 @@ class TranslatorState:
     citation_files: dict[str, str]
     summarize: Summarizer | None
     hosted_search_tool: str | None
+    hosted_tool_names: set[str]
+    _mcp_open: Any
     finished: bool
     hosted_calls: list[HostedCall]
     _base: str

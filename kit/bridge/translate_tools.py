@@ -50,7 +50,8 @@ class ToolSteps(TranslatorState):
             name = function.get("name") or ""
             output_index = len(self._output)
             call_id = call_id or f"call_{self._base}_{output_index}_{len(self.hosted_calls)}"
-            if self.hosted_search_tool is not None and name == self.hosted_search_tool:
+            if (self.hosted_search_tool is not None and name == self.hosted_search_tool) \
+                    or name in self.hosted_tool_names:
                 current = HostedCall(index, call_id, name)
                 self.hosted_calls.append(current)
                 self._hosted_open = current

@@ -32,7 +32,10 @@ from kit.notebook.checks import (
     solid_png,
 )
 from kit.notebook.display import _display  # noqa: F401  (notebooks show values with it)
+from kit.notebook.files import expect_file_read, file_data_url, files_route_refused
 from kit.notebook.free_form import inspect_capture, playground
+from kit.notebook.mcp import approval_request, check_approval_request, check_mcp_call, mcp_tool
+from kit.notebook.refusals import stream_or_missed
 from kit.notebook.scenario import Scenario, start
 
-__all__ = ["CapabilityMissing", "Scenario", "StreamCheckFailed", "chat_table", "chat_text", "expect_chat", "expect_embeddings", "expect_file_citations", "expect_function_call", "expect_items", "expect_reasoning", "expect_refusal", "expect_status", "expect_text", "inspect_capture", "playground", "solid_png", "start"]
+__all__ = ["approval_request", "check_approval_request", "check_mcp_call", "mcp_tool", "CapabilityMissing", "Scenario", "StreamCheckFailed", "chat_table", "chat_text", "expect_chat", "expect_embeddings", "expect_file_citations", "expect_function_call", "expect_items", "expect_reasoning", "expect_refusal", "expect_status", "expect_text", "expect_file_read", "file_data_url", "files_route_refused", "inspect_capture", "playground", "solid_png", "start", "stream_or_missed"]

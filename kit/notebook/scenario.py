@@ -63,6 +63,8 @@ class Scenario:
     answers: list[tuple[str, tuple[Violation, ...]]] = field(default_factory=list)  # error answers, judged
     _client: Any = None
     _stores: ScenarioStores | None = None
+    _mcp_server: Any = None
+    _mcp_url: str | None = None
 
     @property
     def mode(self) -> InferenceMode:
@@ -129,6 +131,29 @@ class Scenario:
         """A vector store holding `files` (filename -> text); returns its id (see `ScenarioStores.create`)."""
         return self._store_helper().create(name, files)
 
+    def upload_file(self, filename: str, content: str | bytes, *, purpose: str = "user_data") -> str:
+        """Upload a file through the server's `/v1/files`; its id (see `kit.notebook.files.upload_file`)."""
+        from kit.notebook.files import upload_file
+
+        return upload_file(self.client, filename, content, purpose=purpose)
+
+    def delete_file(self, file_id: str) -> bool:
+        """Delete an uploaded file, as a client cleans up after itself; whether the server says it did."""
+        return bool(self.client.files.delete(file_id).deleted)
+
+    def mcp_server(self) -> str:
+        """The URL of the kit's MCP server for this run (started in record/live mode, once; `kit.notebook.mcp`)."""
+        if self._mcp_url is None:
+            from kit.notebook.mcp import start_server
+
+            self._mcp_server, self._mcp_url = start_server(self.mode)
+        return self._mcp_url
+
+    def _mcp_connector(self) -> Any:
+        from kit.notebook.mcp import recorded_connector
+
+        return recorded_connector(self.client)
+
     # -- streams -----------------------------------------------------------------
     def responses_stream(self, request: dict[str, Any], *, title: str | None = None, via: str | None = None,
                          show: bool = True, sink: Any = None) -> Stream:
@@ -144,7 +169,8 @@ class Scenario:
         before = len(self.observed)
         options: dict[str, Any] = {}
         if route == "bridge":  # the in-process bridge: its upstream chat bodies are streams this notebook collects
-            options = {"stores": self.stores, "upstream": self._upstream_observer(title, show)}
+            options = {"stores": self.stores, "mcp": self._mcp_connector(),
+                       "upstream": self._upstream_observer(title, show)}
         events = responses_events(self.client, self.setup, {"model": self.text_model, **request}, route=route,
                                   **options)
         stream = self._consume(events, title, show, sink)
@@ -320,8 +346,11 @@ class Scenario:
         return value
 
     def _missed(self, expectation: str, stream: Stream, failure: StreamCheckFailed) -> None:
-        """Show a missed expectation (as a known finding when the run's findings know it) and record it."""
-        where = f"{stream.source}: {str(failure).splitlines()[0]}"
+        self.missed(expectation, f"{stream.source}: {str(failure).splitlines()[0]}")
+
+    def missed(self, expectation: str, where: str) -> None:
+        """Show a missed expectation (as a known finding when the run's findings know it) and record it; `where`
+        says what was seen (a stream's failed check, or a server's answer when there was no stream)."""
         known = {f.rule: f for f in self.context.findings}
         label = f"known finding: {known[expectation].line}" if expectation in known else "expectation missed"
         _display(f"{label}\n  seen: {where}")
@@ -339,6 +368,8 @@ class Scenario:
 
     def finish(self) -> None:
         """Publish the result into the notebook: the runner reads it from the executed .ipynb."""
+        if self._mcp_server is not None:
+            self._mcp_server.stop()
         publish(self.result())
 
 

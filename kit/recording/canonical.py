@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from kit.bridge.mcp import stable_tools
 from kit.recording.scrub import REDACTED, is_credential_name, redact_body, scrub_query
 
 # Fields that differ between runs of the same request and do not change the answer.
@@ -57,7 +58,10 @@ class CanonicalRequest:
 
 def _without_volatile(body: Any) -> Any:
     if isinstance(body, dict) and "multipart" not in body:
-        return {k: v for k, v in body.items() if k not in VOLATILE_BODY_FIELDS}
+        kept = {k: v for k, v in body.items() if k not in VOLATILE_BODY_FIELDS}
+        if isinstance(kept.get("tools"), list):  # a loopback MCP server's port is the run's (kit.bridge.mcp)
+            kept["tools"] = stable_tools(kept["tools"])
+        return kept
     return body
 
 

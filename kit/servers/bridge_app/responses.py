@@ -97,7 +97,8 @@ async def responses(request: Request) -> Response:
     def events() -> Iterator[dict[str, Any]]:
         return state.turns.track(turn, stream_response(
             call.client, turn.request, think_tags=state.config.think_tags, stores=state.stores,
-            max_tokens_field=state.config.max_tokens_field, response_id=response_id), response_id)
+            max_tokens_field=state.config.max_tokens_field, response_id=response_id,
+            files=state.files.text_of), response_id)
 
     if turn.background:
         return await _background(state, turn, events(), response_id, call, streaming=bool(body.get("stream")))

@@ -44,6 +44,11 @@ class Files:
                 return None
             return {"meta": dict(meta), "text": (self.folder / file_id).read_text(encoding="utf-8")}
 
+    def text_of(self, file_id: str) -> tuple[str, str] | None:
+        """The file's name and text (the bridge's `FileLookup` for `input_file` by `file_id`), or None."""
+        found = self.get(file_id)
+        return None if found is None else (found["meta"]["filename"], found["text"])
+
     def meta(self, file_id: str) -> dict[str, Any] | None:
         with self._lock:
             found = self._meta.get(file_id)
