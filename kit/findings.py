@@ -49,6 +49,10 @@ EXPECTATIONS: dict[str, str] = {
     "expect.chat-reasoning": "a chat request asking for reasoning (reasoning_effort), over an upstream that streams "
                              "it, gets the reasoning in its chunks",
     "expect.reasoning-summary": "a request asking for a reasoning summary (reasoning.summary) gets one streamed",
+    # the request surface (issue 20: instructions, sampling_and_limits)
+    "expect.echo": "the response object echoes the request's instructions, max_output_tokens, temperature, top_p, "
+                   "metadata, user, safety_identifier and truncation as sent",
+    "expect.limit": "a response cut by max_output_tokens ends incomplete (reason max_output_tokens) within the limit",
 }
 
 PASSED = "passed"

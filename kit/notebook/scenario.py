@@ -51,6 +51,7 @@ class Scenario:
     observed: list[Observed] = field(default_factory=list)
     expectations: list[Expectation] = field(default_factory=list)
     not_shown: list[str] = field(default_factory=list)
+    across: list[tuple[str, list[Violation]]] = field(default_factory=list)  # checks across requests
     _client: Any = None
     _stores: ScenarioStores | None = None
 
@@ -134,6 +135,36 @@ class Scenario:
         events = responses_events(self.client, self.setup, {"model": self.text_model, **request}, route=route,
                                   **options)
         return self._consume(events, title or f"{self.setup.name} · {route} Responses", show, sink)
+
+    def responses_create(self, request: dict[str, Any], *, title: str | None = None, via: str | None = None,
+                         show: bool = True) -> dict[str, Any]:
+        """Send a Responses request with `stream: false` (native or bridged, as the setup says); the Response
+        object as a dict, shown as JSON."""
+        from kit.sources import responses_object
+
+        route = via or self.setup.responses
+        options = {"stores": self.stores} if route == "bridge" else {}
+        response = responses_object(self.client, self.setup, {"model": self.text_model, **request}, route=route,
+                                    **options)
+        if show:
+            import json
+
+            _display(f"{title or f'{self.setup.name} · {route} Responses, not streamed'}:\n"
+                     f"{json.dumps(response, indent=1, ensure_ascii=False)[:4000]}")
+        return response
+
+    def record_across(self, title: str, violations: Iterable[Violation]) -> list[Violation]:
+        """Record the violations of a check across requests (`kit.events.across`) for the runner to judge, as
+        one more entry beside the streams; show them."""
+        found = list(violations)
+        self.across.append((title, found))
+        known = {f.rule: f for f in self.context.findings}
+        for v in found:
+            label = f"known finding: {known[v.rule].line}" if v.rule in known else f"conformance error {v.rule}"
+            _display(f"{label}\n  seen: {title}: {v.message}")
+        if not found:
+            _display(f"{title}: no difference")
+        return found
 
     def chat_stream(self, request: dict[str, Any], *, title: str | None = None, show: bool = True) -> list[dict[str, Any]]:
         """Stream a Chat Completion and return its chunks as dicts (reasoning fields kept)."""
@@ -275,7 +306,8 @@ class Scenario:
         """What this run observed, typed: per stream its rules (allowed ones marked), the expectations."""
         return RunResult(
             streams=tuple(stream_seen(o.title, len(o.observation.events), o.observation.violations or (), o.allowed)
-                          for o in self.observed),
+                          for o in self.observed)
+            + tuple(stream_seen(title, 0, violations) for title, violations in self.across),
             expectations=tuple(self.expectations), not_shown=tuple(sorted(set(self.not_shown))), observed=True,
             data={"setup": self.setup.name, "mode": self.mode.value})
 
