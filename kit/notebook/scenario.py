@@ -19,7 +19,7 @@ from kit.events import Stream, Violation
 from kit.events.observe import Observation, consume
 from kit.notebook.checks import CapabilityMissing, StreamCheckFailed, chat_table, _fail, expect_status, expect_file_citations
 from kit.notebook.display import _display
-from kit.notebook.stops import install_stop_handler
+from kit.notebook.stops import install_stop_handler, install_usage_saver
 from kit.notebook.stores import ScenarioStores
 from kit.recording import InferenceMode, client as kit_client, session_of
 from kit.setups import Setup, get_setup
@@ -329,6 +329,7 @@ def start(run: Mapping[str, Any] | RunContext | str | None = None, **overrides: 
                           embedding_model=context.embedding_model,
                           embedding_dimension=context.embedding_dimension)  # the same rule as `kit run` and pytest
     install_stop_handler()
+    install_usage_saver()
     return Scenario(context=context, setup=spec, **models, recording_dir=context.recordings())
 
 
