@@ -36,13 +36,18 @@ def _on_stop(shell: Any, etype: type[BaseException], value: BaseException, tb: A
     shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
 
 
-def install_stop_handler() -> bool:
-    """Install the handler in the running IPython kernel (once); False outside one."""
+def _shell() -> Any:
+    """The running IPython shell, or None outside one."""
     try:
         from IPython import get_ipython
     except ImportError:
-        return False
-    shell = get_ipython()
+        return None
+    return get_ipython()
+
+
+def install_stop_handler() -> bool:
+    """Install the handler in the running IPython kernel (once); False outside one."""
+    shell = _shell()
     if shell is None:
         return False
     shell.set_custom_exc((CapabilityMissing, ReplayMiss), _on_stop)
@@ -52,11 +57,7 @@ def install_stop_handler() -> bool:
 def install_usage_saver() -> bool:
     """After each cell, write the recordings usage not yet saved (once: a no-op when nothing new was used);
     False outside a kernel."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
+    shell = _shell()
     if shell is None:
         return False
     if _after_cell not in shell.events.callbacks.get("post_run_cell", []):
