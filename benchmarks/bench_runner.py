@@ -1,12 +1,13 @@
-"""Runner cost: the default matrix with 1 and 2 workers, and one notebook against bare papermill.
+"""Runner cost: per notebook, `kit run` (replay) against bare papermill on the same notebooks; the default matrix.
 
-    python benchmarks/bench_runner.py [--repeat 5] [--setup gpt ...] [--skip-matrix]
+    python benchmarks/bench_runner.py [--repeat 3] [--pattern responses/s*] [--setup local] [--skip-matrix]
 
-Per-notebook cost: the same empty notebook (only the contract's `parameters`
-cell) executed by bare `papermill.execute_notebook` and by the kit's
-`run_job` (parameter check, own kernel environment, summary file, HTML page),
-alternating, in this run; prints medians and the ratio (target <= 1.3x).
-Matrix: the default selection of `kit run` (every suite on every setup with
+Per notebook: the real suite notebooks `--pattern` selects, on the setup given (default `local`), replayed
+from the committed recordings. Each is executed by bare `papermill.execute_notebook` (the default python3
+kernel, the same `run` parameter and working folder) and by the kit's `run_job` (what `kit run` does per
+notebook: the parameter check, its own kernel manager and environment, the typed result read back, the
+findings judged, the HTML page), alternating, in this one run; medians, and the ratio of their sums
+(the issue's target: <= 1). Matrix: the default selection of `kit run` (every suite on every setup with
 recordings, replay), or the setups given, timed with 1 and 2 workers.
 """
 
@@ -20,64 +21,62 @@ import tempfile
 import time
 from pathlib import Path
 
-import nbformat
 import papermill
-from nbformat.v4 import new_code_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kit.runner.execute import Job, run_job  # noqa: E402
-from kit.runner.matrix import plan, recorded_setups, run_jobs  # noqa: E402
-from kit.setups.options import NOTEBOOK_PARAMETERS, RunOptions, resolve_recording_dir, resolve_run  # noqa: E402
+from kit.runner.execute import run_job  # noqa: E402
+from kit.runner.matrix import plan, recorded_setups, resolve, run_jobs  # noqa: E402
+from kit.setups.options import RunOptions, resolve_recording_dir, resolve_run  # noqa: E402
 from kit.setups.registry import load_setups  # noqa: E402
-from kit.suites import MatrixEntry, NotebookRef, default_notebooks_dir, discover, select  # noqa: E402
-
-PARAMETERS_CELL = "\n".join(f"{name} = None" for name in NOTEBOOK_PARAMETERS)
+from kit.suites import default_notebooks_dir, discover, select  # noqa: E402
 
 
-def _empty_notebook(folder: Path) -> Path:
-    nb = new_notebook(cells=[new_code_cell(PARAMETERS_CELL, metadata={"tags": ["parameters"]})])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    path = folder / "notebooks" / "bench" / "empty.ipynb"
-    path.parent.mkdir(parents=True)
-    nbformat.write(nb, path)
-    return path
-
-
-def per_notebook(repeat: int) -> None:
+def per_notebook(repeat: int, pattern: str, setup: str) -> float:
+    """Median seconds per notebook, bare papermill and kit run_job, on the same real notebooks; the ratio."""
+    run = resolve(RunOptions(setup=(setup,), pattern=pattern), environ=os.environ, cwd=ROOT)
+    notebooks = select(discover(default_notebooks_dir(ROOT)), (), pattern)
+    if not notebooks:
+        raise SystemExit(f"no notebook matches {pattern!r}")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
     with tempfile.TemporaryDirectory(prefix="kit-bench-") as tmp:
         folder = Path(tmp)
-        path = _empty_notebook(folder)
-        params = {name: None for name in NOTEBOOK_PARAMETERS} | {"setup": "gpt", "inference_mode": "replay", "env": {}}
-        job = Job(entry=MatrixEntry(NotebookRef("bench", "empty", path), "gpt"), parameters=params, replaying=True,
-                  out_dir=folder / "out")
-        job_no_html = Job(entry=job.entry, parameters=params, replaying=True, out_dir=folder / "out2", render_html=False)
-        timings: dict[str, list[float]] = {"bare papermill": [], "kit run_job": [], "kit run_job, no HTML": []}
+        jobs = plan(run, notebooks, folder / "kit")
+        timings: dict[str, dict[str, list[float]]] = {j.entry.id: {"bare papermill": [], "kit run": []} for j in jobs}
 
-        def bare() -> None:
-            papermill.execute_notebook(str(path), str(folder / "bare.ipynb"), parameters=params, kernel_name="python3",
+        def bare(job) -> None:  # type: ignore[no-untyped-def]
+            ref = job.entry.notebook
+            papermill.execute_notebook(str(ref.path), str(folder / f"bare-{ref.name}.ipynb"),
+                                       parameters=dict(job.parameters), kernel_name="python3", cwd=str(ref.path.parent),
                                        progress_bar=False, log_output=False)
 
-        def kit_job() -> None:
-            assert run_job(job).status.value == "passed"
+        def kit_run(job) -> None:  # type: ignore[no-untyped-def]
+            outcome = run_job(job, base_env=env)
+            assert outcome.status.value in ("passed", "known findings"), (job.entry.id, outcome.status, outcome.message)
 
-        def kit_job_no_html() -> None:
-            assert run_job(job_no_html).status.value == "passed"
-
-        runs = {"bare papermill": bare, "kit run_job": kit_job, "kit run_job, no HTML": kit_job_no_html}
-        for fn in runs.values():  # warm-up: imports, template loading
-            fn()
-        for _ in range(repeat):
-            for name, fn in runs.items():
-                started = time.perf_counter()
-                fn()
-                timings[name].append(time.perf_counter() - started)
-        base = statistics.median(timings["bare papermill"])
-        print(f"per notebook (empty notebook, median of {repeat}):")
-        for name, values in timings.items():
-            median = statistics.median(values)
-            print(f"  {name:22s} {median:6.2f} s   {median / base:4.2f}x bare papermill")
+        for job in jobs:  # warm-up: imports, templates, the disk cache
+            bare(job)
+            kit_run(job)
+        for n in range(repeat):
+            for job in jobs:
+                pair = [("bare papermill", bare), ("kit run", kit_run)]
+                for name, fn in (pair if n % 2 == 0 else pair[::-1]):  # alternate who goes first
+                    started = time.perf_counter()
+                    fn(job)
+                    timings[job.entry.id][name].append(time.perf_counter() - started)
+    print(f"per notebook on {setup}, replay (median of {repeat}, seconds):")
+    print(f"  {'notebook':48s} {'bare papermill':>14s} {'kit run':>8s} {'ratio':>6s}")
+    totals = {"bare papermill": 0.0, "kit run": 0.0}
+    for entry, values in timings.items():
+        medians = {name: statistics.median(v) for name, v in values.items()}
+        for name in totals:
+            totals[name] += medians[name]
+        print(f"  {entry:48s} {medians['bare papermill']:14.2f} {medians['kit run']:8.2f} "
+              f"{medians['kit run'] / medians['bare papermill']:5.2f}x")
+    ratio = totals["kit run"] / totals["bare papermill"]
+    print(f"  {'all (sum of medians)':48s} {totals['bare papermill']:14.2f} {totals['kit run']:8.2f} {ratio:5.2f}x")
+    return ratio
 
 
 def matrix(setups: list[str]) -> None:
@@ -106,12 +105,13 @@ def matrix(setups: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--setup", action="append", default=[])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--pattern", default="responses/s*", help="Notebooks timed per notebook (default: responses/s*).")
+    parser.add_argument("--setup", action="append", default=[], help="Setup(s); the first is timed per notebook.")
     parser.add_argument("--skip-matrix", action="store_true")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, papermill {papermill.__version__}, {os.cpu_count()} CPU(s)")
-    per_notebook(args.repeat)
+    per_notebook(args.repeat, args.pattern, (args.setup or ["local"])[0])
     if not args.skip_matrix:
         matrix(args.setup)
 

@@ -73,6 +73,11 @@ EXPECTATIONS: dict[str, str] = {
     "expect.mcp-approval": "an `mcp` tool with require_approval always: the response ends with an "
                            "mcp_approval_request and runs nothing; after the client's mcp_approval_response the "
                            "call runs (an mcp_call naming the approval)",
+
+    # the request surface (issue 20: instructions, sampling_and_limits)
+    "expect.echo": "the response object echoes the request's instructions, max_output_tokens, temperature, top_p, "
+                   "metadata, user, safety_identifier and truncation as sent",
+    "expect.limit": "a response cut by max_output_tokens ends incomplete (reason max_output_tokens) within the limit",
 }
 
 PASSED = "passed"

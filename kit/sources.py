@@ -122,6 +122,20 @@ def responses_events(client: Any, setup: Any, request: Mapping[str, Any], *, rou
     return BridgedEvents(client, full, think_tags=setup.think_tags, **options)
 
 
+def responses_object(client: Any, setup: Any, request: Mapping[str, Any], *, route: str | None = None,
+                     **options: Any) -> dict[str, Any]:
+    """The Response object for `request` sent with `stream: false`, as the server's JSON (native), or the
+    bridge's final response (`kit.bridge.create_response`), as a dict either way."""
+    full = {"model": setup.text_model, **request, "stream": False}
+    if (route or setup.responses) == "native":
+        raw = client.responses.with_raw_response.create(**full)
+        return dict(raw.http_response.json())
+    from kit.bridge import create_response
+
+    full.pop("stream")
+    return create_response(client, full, think_tags=setup.think_tags, **options)
+
+
 class NativeEvents:
     """A server's own /v1/responses stream: iterate for `Event`s as bytes arrive; `wire` once iterated.
 

@@ -16,7 +16,7 @@ LAYERS: dict[str, int] = {
     "kit.bridge": 1, "kit.setups": 1,
     "kit.recording": 2,
     "kit.sources": 3,
-    "kit.render": 4, "kit.findings": 4, "kit.summary": 4, "kit.mcp_server": 4,
+    "kit.render": 4, "kit.findings": 4, "kit.summary": 4, "kit.mcp_server": 4, "kit.coverage": 4,
     "kit.servers": 5, "kit.battery": 5, "kit.suites": 5, "kit.notebook": 5,
     "kit.runner": 6, "kit.compare": 6, "kit.compare_reasoning": 6,
     "kit.cli": 7, "kit.pytest_plugin": 7, "kit.__main__": 7,

@@ -137,7 +137,7 @@ def test_reject_judges_an_error_answer_and_shows_a_known_finding_as_such() -> No
     scenario = start("local")
     answer = reject(scenario, {"input": "hi", "temperature": 5}, title="bad parameter")
     assert (answer["status"], answer["error"]["code"]) == (400, "decimal_above_max_value")
-    assert scenario.answers == [("bad parameter", ())]
+    assert scenario.checked == [("bad parameter", ())]
     assert [(e.rule, e.met) for e in scenario.expectations] == [("expect.failure", True), ("expect.client-error", True)]
     result = scenario.result()
     assert result.streams[-1].title == "bad parameter" and result.streams[-1].rules == ()

@@ -209,7 +209,11 @@ def _response_object(request: Mapping[str, Any], *, response_id: str, created_at
         "tool_choice": request.get("tool_choice", "auto"),
         "tools": list(request.get("tools") or []),
         "top_p": request.get("top_p"),
-        "truncation": "disabled",
+        "truncation": request.get("truncation") or "disabled",
         "usage": None,
         "metadata": dict(request.get("metadata") or {}),
+        # who asked, as sent (OpenAI's Response object echoes them; null when not sent)
+        "user": request.get("user"),
+        "safety_identifier": request.get("safety_identifier"),
+        "prompt_cache_key": request.get("prompt_cache_key"),
     }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from kit.cli import bridge, check, recordings, run, serve, show
+from kit.cli import bridge, check, coverage, recordings, run, serve, show
 from kit.cli import init, setup  # a project of your own: kit init, kit setup add
 from kit.cli.help_format import FullHelpGroup
 
@@ -22,7 +22,7 @@ app = typer.Typer(
     cls=FullHelpGroup,
 )
 app.add_typer(recordings.app, name="recordings", cls=FullHelpGroup)
-for _module in (check, show, bridge, serve, run):
+for _module in (check, show, bridge, serve, run, coverage):
     _module.register(app)
 for _module in (init, setup):
     _module.register(app)

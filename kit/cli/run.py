@@ -113,7 +113,7 @@ def run(
         index = write_report(out, stop.outcomes, title="kit run (partial)", meta=meta)
         typer.echo(f"kit run: {stop}; partial report: {index}", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    index = write_report(out, outcomes, title="kit run", meta=meta)
+    index = write_report(out, outcomes, title="kit run", meta=meta, built=[ref.id for ref in discover(roots)])
     _print_summary(console, outcomes)
     console.print(f"report: {index}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_FAILED if any(o.status.is_failure for o in outcomes) else EXIT_OK)

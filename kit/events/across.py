@@ -11,7 +11,10 @@ alike. Pure: the caller made the requests.
 - `state.resume-continues`: a stream resumed with `starting_after=N` starts at N + 1 and continues with no
   gap and no repeat;
 - `state.input-items-complete`: `GET /v1/responses/{id}/input_items` lists every tool output the client sent
-  (with the same `call_id` and output) and every message it sent, in the order sent.
+  (with the same `call_id` and output) and every message it sent, in the order sent;
+- `final.stream-equals-non-streaming`: the same request sent with `stream: false` answers the response the
+  stream ended with, ids and timings aside (same fields, same values, same output items and text; usage
+  present in both or in neither, with the same fields).
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from kit.events.validate import Violation
 STORED = "state.stored-equals-stream"
 RESUME = "state.resume-continues"
 INPUT_ITEMS = "state.input-items-complete"
-ACROSS_RULES = frozenset({STORED, RESUME, INPUT_ITEMS})  # judged here, never by validate_stream
+NON_STREAMING = "final.stream-equals-non-streaming"
+ACROSS_RULES = frozenset({STORED, RESUME, INPUT_ITEMS, NON_STREAMING})  # judged here, never by validate_stream
 
 
 def _violation(rule: str, profile: str, message: str, **where: Any) -> list[Violation]:
@@ -119,3 +123,70 @@ def _message_text(item: Mapping[str, Any]) -> str:
     if isinstance(content, list):
         return "".join(str(p.get("text") or "") for p in content if isinstance(p, Mapping))
     return ""
+
+
+# Ids and timings: what two answers to the same request may not share. Usage counts are compared by shape only.
+VOLATILE_RESPONSE_FIELDS = frozenset({"id", "created_at", "completed_at", "call_id"})
+MAX_DIFFERENCES = 20
+
+
+def compare_non_streaming(streamed: Mapping[str, Any], non_streamed: Mapping[str, Any], *, profile: str = "openai"
+                          ) -> list[Violation]:
+    """The response of a `stream: false` request against the final response of the same request streamed.
+
+    Every field is compared, in depth, except ids and timings (`VOLATILE_RESPONSE_FIELDS`, at any depth); a
+    field that is null on one side and absent on the other is the same (a client reads None either way);
+    `usage` must be present in both or in neither, with the same fields (its counts may differ).
+    """
+    differences = _differences(_structure(streamed), _structure(non_streamed), "response")
+    found: list[Violation] = []
+    for path, message in differences[:MAX_DIFFERENCES]:
+        found += _violation(NON_STREAMING, profile, f"{path}: {message}", item_id=None)
+    if len(differences) > MAX_DIFFERENCES:
+        found += _violation(NON_STREAMING, profile, f"and {len(differences) - MAX_DIFFERENCES} more difference(s)")
+    return found
+
+
+def _structure(value: Any, key: str | None = None) -> Any:
+    """The value with ids and timings dropped and usage counts replaced by their type."""
+    if key == "usage" and isinstance(value, Mapping):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, Mapping):
+        return {k: _structure(v, k) for k, v in value.items() if k not in VOLATILE_RESPONSE_FIELDS}
+    if isinstance(value, list):
+        return [_structure(v) for v in value]
+    return value
+
+
+def _shape(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _shape(v) for k, v in value.items()}
+    return None if value is None else type(value).__name__
+
+
+def _differences(a: Any, b: Any, path: str) -> list[tuple[str, str]]:
+    """Where two JSON values differ: (path, what), the streamed value first."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        out: list[tuple[str, str]] = []
+        for key in list(a) + [k for k in b if k not in a]:
+            if a.get(key) is None and b.get(key) is None:
+                continue  # null and absent read alike (the SDK's None)
+            if key not in b:
+                out.append((f"{path}.{key}", f"in the streamed response ({_short(a[key])}), absent without streaming"))
+            elif key not in a:
+                out.append((f"{path}.{key}", f"absent from the streamed response, {_short(b[key])} without streaming"))
+            else:
+                out += _differences(a[key], b[key], f"{path}.{key}")
+        return out
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [(path, f"{len(a)} entries streamed, {len(b)} without streaming")]
+        return [d for n, (x, y) in enumerate(zip(a, b)) for d in _differences(x, y, f"{path}[{n}]")]
+    if a != b or type(a) is not type(b) and not (isinstance(a, (int, float)) and isinstance(b, (int, float))):
+        return [(path, f"streamed {_short(a)}, without streaming {_short(b)}")]
+    return []
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -147,6 +147,8 @@ _CATALOG: tuple[Rule, ...] = (
           "repeat", "API reference (starting_after)"),
     _rule("state.input-items-complete", E, "GET /v1/responses/{id}/input_items lists every tool output and message "
           "the client sent", "API reference (List input items)"),
+    _rule("final.stream-equals-non-streaming", E, "the same request with stream: false answers the response the stream "
+          "ended with, ids and timings aside", "API reference (Create a model response: stream)"),
 )
 
 RULES: dict[str, Rule] = {rule.id: rule for rule in _CATALOG}

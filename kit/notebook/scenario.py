@@ -23,7 +23,7 @@ from kit.events.rules import CHAT_PROFILE
 from kit.notebook.chat import ChatChunks, ChatView
 from kit.notebook.checks import CapabilityMissing, StreamCheckFailed, _fail, expect_status, expect_file_citations
 from kit.notebook.display import _display
-from kit.notebook.stops import install_stop_handler
+from kit.notebook.stops import install_stop_handler, install_usage_saver
 from kit.notebook.stores import ScenarioStores
 from kit.recording import InferenceMode, client as kit_client, session_of
 from kit.setups import Setup, get_setup
@@ -60,7 +60,8 @@ class Scenario:
     observed: list[Observed] = field(default_factory=list)
     expectations: list[Expectation] = field(default_factory=list)
     not_shown: list[str] = field(default_factory=list)
-    answers: list[tuple[str, tuple[Violation, ...]]] = field(default_factory=list)  # error answers, judged
+    # judged answers that are no stream: error objects (`surface.reject`), checks across requests (`record_across`)
+    checked: list[tuple[str, tuple[Violation, ...]]] = field(default_factory=list)
     _client: Any = None
     _stores: ScenarioStores | None = None
     _mcp_server: Any = None
@@ -177,6 +178,36 @@ class Scenario:
         for upstream in self.observed[before:-1]:
             upstream.beneath = stream
         return stream
+
+    def responses_create(self, request: dict[str, Any], *, title: str | None = None, via: str | None = None,
+                         show: bool = True) -> dict[str, Any]:
+        """Send a Responses request with `stream: false` (native or bridged, as the setup says); the Response
+        object as a dict, shown as JSON."""
+        from kit.sources import responses_object
+
+        route = via or self.setup.responses
+        options = {"stores": self.stores} if route == "bridge" else {}
+        response = responses_object(self.client, self.setup, {"model": self.text_model, **request}, route=route,
+                                    **options)
+        if show:
+            import json
+
+            _display(f"{title or f'{self.setup.name} · {route} Responses, not streamed'}:\n"
+                     f"{json.dumps(response, indent=1, ensure_ascii=False)[:4000]}")
+        return response
+
+    def record_across(self, title: str, violations: Iterable[Violation]) -> list[Violation]:
+        """Record the violations of a check across requests (`kit.events.across`) for the runner to judge, as
+        one more entry beside the streams; show them."""
+        found = list(violations)
+        self.checked.append((title, tuple(found)))
+        known = {f.rule: f for f in self.context.findings}
+        for v in found:
+            label = f"known finding: {known[v.rule].line}" if v.rule in known else f"conformance error {v.rule}"
+            _display(f"{label}\n  seen: {title}: {v.message}")
+        if not found:
+            _display(f"{title}: no difference")
+        return found
 
     def chat_stream(self, request: dict[str, Any], *, title: str | None = None, show: bool = True) -> ChatChunks:
         """Stream a Chat Completion, observe it under the `chat` profile from the body's bytes (the wire facts the
@@ -362,7 +393,7 @@ class Scenario:
         return RunResult(
             streams=tuple(stream_seen(o.title, len(o.observation.events), o.observation.violations or (), o.allowed,
                                       profile=o.profile) for o in self.observed)
-            + tuple(stream_seen(title, 0, violations) for title, violations in self.answers),
+            + tuple(stream_seen(title, 0, violations) for title, violations in self.checked),
             expectations=tuple(self.expectations), not_shown=tuple(sorted(set(self.not_shown))), observed=True,
             data={"setup": self.setup.name, "mode": self.mode.value})
 
@@ -386,6 +417,7 @@ def start(run: Mapping[str, Any] | RunContext | str | None = None, **overrides: 
                           embedding_model=context.embedding_model,
                           embedding_dimension=context.embedding_dimension)  # the same rule as `kit run` and pytest
     install_stop_handler()
+    install_usage_saver()
     return Scenario(context=context, setup=spec, **models, recording_dir=context.recordings())
 
 

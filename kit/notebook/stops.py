@@ -5,6 +5,9 @@ capability (`CapabilityMissing`: unsupported) and a replay miss (`ReplayMiss`:
 not recorded). The handler publishes a `kit.summary.Stop` and then shows the
 traceback as IPython would, so the cell still fails and the run stops there.
 The runner reads the entry; it never matches an exception's name.
+
+`start` also has the kernel write which recordings it used after each cell (`kit recordings prune` reads
+them), so nothing is left for the kernel's exit: the runner stops a replaying kernel without waiting for it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 
 from kit.notebook.checks import CapabilityMissing
 from kit.recording import ReplayMiss
+from kit.recording.session import save_pending_usage
 from kit.summary import NOT_RECORDED, UNSUPPORTED, RunResult, Stop, publish
 
 
@@ -32,14 +36,34 @@ def _on_stop(shell: Any, etype: type[BaseException], value: BaseException, tb: A
     shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
 
 
-def install_stop_handler() -> bool:
-    """Install the handler in the running IPython kernel (once); False outside one."""
+def _shell() -> Any:
+    """The running IPython shell, or None outside one."""
     try:
         from IPython import get_ipython
     except ImportError:
-        return False
-    shell = get_ipython()
+        return None
+    return get_ipython()
+
+
+def install_stop_handler() -> bool:
+    """Install the handler in the running IPython kernel (once); False outside one."""
+    shell = _shell()
     if shell is None:
         return False
     shell.set_custom_exc((CapabilityMissing, ReplayMiss), _on_stop)
     return True
+
+
+def install_usage_saver() -> bool:
+    """After each cell, write the recordings usage not yet saved (once: a no-op when nothing new was used);
+    False outside a kernel."""
+    shell = _shell()
+    if shell is None:
+        return False
+    if _after_cell not in shell.events.callbacks.get("post_run_cell", []):
+        shell.events.register("post_run_cell", _after_cell)
+    return True
+
+
+def _after_cell(result: Any = None) -> None:
+    save_pending_usage()

@@ -167,7 +167,7 @@ def reject(scenario: Any, request: dict[str, Any], *, title: str, stream: bool =
         _display(f"{title}: HTTP 200, a response with status {data.get('status')!r}")
         if data.get("status") == "failed":
             scenario.expectations.append(Expectation("expect.failure", True))
-            scenario.answers.append((title, tuple(error_object_violations({"error": data.get("error")}, 200))))
+            scenario.checked.append((title, tuple(error_object_violations({"error": data.get("error")}, 200))))
         else:
             scenario.expectations.append(Expectation("expect.failure", False,
                                                      f"{title}: HTTP 200, status {data.get('status')!r}"))
@@ -191,7 +191,7 @@ def _judge_answer(scenario: Any, title: str, status: int, body: Any, how: str, j
     from kit.summary import Expectation
 
     violations = error_object_violations(body, status)
-    scenario.answers.append((title, tuple(violations)))
+    scenario.checked.append((title, tuple(violations)))
     scenario.expectations.append(Expectation("expect.failure", True))
     client_error = 400 <= status < 500 or not judge_status
     if judge_status:

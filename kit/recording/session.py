@@ -143,7 +143,7 @@ class RecordReplaySession:
         return recording
 
     def save_usage(self) -> None:
-        """Write which recordings this session used (for `prune`): once, at exit, off the replay path."""
+        """Write which recordings this session used (for `prune`): off the replay path, at exit or after a cell."""
         with self._lock:
             paths, self._unsaved = self._unsaved, []
         if paths:
@@ -237,7 +237,9 @@ _PENDING_USAGE: "weakref.WeakSet[RecordReplaySession]" = weakref.WeakSet()
 
 
 @atexit.register
-def _save_all_usage() -> None:
+def save_pending_usage() -> None:
+    """Write the usage every session has not saved yet (at exit; a notebook's kernel also after each cell, so
+    that the runner may stop the kernel without waiting for its exit)."""
     for session in list(_PENDING_USAGE):
         session.save_usage()
 

@@ -165,7 +165,7 @@ def clear_previous_report(out_dir: Path) -> list[Path]:
     except (OSError, ValueError, AttributeError, TypeError):
         pass  # no earlier report, or one unreadable: only its index and results go
     root = out_dir.resolve()
-    for path in [out_dir / "index.html", results, *listed]:
+    for path in [out_dir / "index.html", out_dir / "coverage.html", results, *listed]:
         path = path if path.is_absolute() else out_dir / path
         if path.resolve().is_relative_to(root) and path.is_file() and path.suffix in (".html", ".json", ".ipynb"):
             path.unlink()

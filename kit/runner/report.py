@@ -373,6 +373,7 @@ def render_index(outcomes: Sequence[Outcome], *, root: Path, title: str = "kit r
     if meta:
         out.append('<p class="meta">' + " &middot; ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in meta.items())
                    + "</p>")
+    out.append('<p><a href="coverage.html">coverage</a>: every feature the kit tests × setups</p>')
     out.append('<p class="totals">' + "".join(
         f'<span style="color:{STATUS_STYLE[s][0]}">{counts[s]} {html.escape(s.value)}</span>' for s in Status) + "</p>")
     if not outcomes:
@@ -395,12 +396,21 @@ def render_index(outcomes: Sequence[Outcome], *, root: Path, title: str = "kit r
 
 
 def write_report(out_dir: Path, outcomes: Iterable[Outcome], *, title: str = "kit run",
-                 meta: Mapping[str, str] | None = None) -> Path:
-    """Write `index.html` and `results.json` (the same facts, for scripts and for merging shards)."""
+                 meta: Mapping[str, str] | None = None, built: Iterable[str] | None = None) -> Path:
+    """Write `index.html`, the coverage page (features × setups; `built`: every notebook id that exists, so
+    a feature whose notebook is missing says "not built") and `results.json` (the same facts, for scripts and
+    for merging shards)."""
+    from kit.runner.coverage_page import COVERAGE_PAGE, coverage_rows, render_coverage
+
     outcomes = list(outcomes)
+    built = None if built is None else sorted(set(built))
+    setups = sorted({o.setup for o in outcomes})
     out_dir.mkdir(parents=True, exist_ok=True)
     index = out_dir / "index.html"
     index.write_text(render_index(outcomes, root=out_dir, title=title, meta=meta), encoding="utf-8")
-    results = {"meta": dict(meta or {}), "outcomes": [o.to_json() for o in outcomes]}
+    (out_dir / COVERAGE_PAGE).write_text(render_coverage(outcomes, setups, root=out_dir, built=built,
+                                                         title=f"{title}: coverage"), encoding="utf-8")
+    results = {"meta": dict(meta or {}), "outcomes": [o.to_json() for o in outcomes],
+               "coverage": coverage_rows(outcomes, setups, built=built)}
     (out_dir / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     return index

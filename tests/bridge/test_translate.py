@@ -421,3 +421,23 @@ def test_ids_and_timestamps_come_from_the_parameters_and_are_unique() -> None:
     ids = [e["item"]["id"] for e in of_type(events, "response.output_item.added")]
     assert len(set(ids)) == len(ids) and all("test" in i for i in ids)
     assert translate(chunks, response_id="resp_test", created_at=123) == events
+
+
+def test_the_request_surface_is_echoed_in_every_response_snapshot_as_sent() -> None:
+    # OpenAI's API reference (The response object): instructions, max_output_tokens, temperature, top_p,
+    # metadata, user, safety_identifier, prompt_cache_key and truncation are the request's values, echoed.
+    request = {"model": "m", "input": "x", "instructions": "Answer in one word.", "max_output_tokens": 24,
+               "temperature": 0, "top_p": 0.5, "metadata": {"suite": "surface"}, "user": "user-1",
+               "safety_identifier": "safety-1", "prompt_cache_key": "cache-1", "truncation": "disabled"}
+    events = list(translate_chat_stream(load_chunks(AZURE_FILTER), request=request))
+    snapshots = [e["response"] for e in events if "response" in e]
+    assert len(snapshots) >= 3
+    for snapshot in snapshots:
+        assert {k: snapshot[k] for k in request if k not in ("model", "input")} == {
+            k: v for k, v in request.items() if k not in ("model", "input")}
+
+
+def test_fields_not_sent_are_echoed_as_openai_defaults_them() -> None:
+    snapshot = translate(load_chunks(AZURE_FILTER))[-1]["response"]
+    assert (snapshot["user"], snapshot["safety_identifier"], snapshot["prompt_cache_key"]) == (None, None, None)
+    assert snapshot["truncation"] == "disabled" and snapshot["metadata"] == {} and snapshot["instructions"] is None
