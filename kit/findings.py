@@ -49,6 +49,12 @@ EXPECTATIONS: dict[str, str] = {
     "expect.chat-reasoning": "a chat request asking for reasoning (reasoning_effort), over an upstream that streams "
                              "it, gets the reasoning in its chunks",
     "expect.reasoning-summary": "a request asking for a reasoning summary (reasoning.summary) gets one streamed",
+    # conversation turns (responses/tool_round_trip, multi_turn_input, previous_response_chain)
+    "expect.tool-result-used": "the answer after a function_call_output uses the tool's result",
+    "expect.history-used": "an answer to a history sent as input uses what the history said",
+    "expect.previous-response-echoed": "a response made with previous_response_id echoes that id",
+    "expect.same-context": "a turn continued with previous_response_id gets the answer the same turn gets with "
+                           "the full history as input (same model, temperature 0)",
 }
 
 PASSED = "passed"

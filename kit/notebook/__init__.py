@@ -9,6 +9,7 @@ show this scenario) and a replay miss stop the notebook and say so in its result
 
 - `kit.notebook.scenario`: `Scenario` and `start`;
 - `kit.notebook.checks`: the content expectations (`expect_*`) and chat helpers;
+- `kit.notebook.turns`: the next turn of a conversation (full history or `previous_response_id`);
 - `kit.notebook.free_form`: `inspect_capture` and the `playground`.
 """
 
@@ -30,7 +31,8 @@ from kit.notebook.checks import (
     solid_png,
 )
 from kit.notebook.display import _display  # noqa: F401  (notebooks show values with it)
+from kit.notebook import turns  # noqa: F401  (notebooks reach it as nb.turns)
 from kit.notebook.free_form import inspect_capture, playground
 from kit.notebook.scenario import Scenario, start
 
-__all__ = ["CapabilityMissing", "Scenario", "StreamCheckFailed", "chat_table", "chat_text", "expect_chat", "expect_embeddings", "expect_file_citations", "expect_function_call", "expect_items", "expect_reasoning", "expect_refusal", "expect_status", "expect_text", "inspect_capture", "playground", "solid_png", "start"]
+__all__ = ["CapabilityMissing", "Scenario", "StreamCheckFailed", "chat_table", "chat_text", "expect_chat", "expect_embeddings", "expect_file_citations", "expect_function_call", "expect_items", "expect_reasoning", "expect_refusal", "expect_status", "expect_text", "inspect_capture", "playground", "solid_png", "start", "turns"]

@@ -135,6 +135,14 @@ class Scenario:
                                   **options)
         return self._consume(events, title or f"{self.setup.name} · {route} Responses", show, sink)
 
+    def continue_from(self, stream: Stream, input_: str | list[dict[str, Any]], request: dict[str, Any] | None = None,
+                      *, title: str | None = None, show: bool = True) -> Stream:
+        """The next turn through `previous_response_id`: only the new input, the response `stream` carried
+        named (`kit.notebook.turns.continued`); sent, shown and observed like any other."""
+        from kit.notebook.turns import continued
+
+        return self.responses_stream(continued(stream, input_, request or {}), title=title, show=show)
+
     def chat_stream(self, request: dict[str, Any], *, title: str | None = None, show: bool = True) -> list[dict[str, Any]]:
         """Stream a Chat Completion and return its chunks as dicts (reasoning fields kept)."""
         request = {"model": self.text_model, **request}
