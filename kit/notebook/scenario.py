@@ -259,6 +259,24 @@ class Scenario:
             self.expectations.append(Expectation("expect.failure", True))
         return stream
 
+    def expect_accepted(self, request: dict[str, Any], *, title: str | None = None,
+                        expectation: str = "expect.input-accepted") -> Stream | None:
+        """Send a valid request that the server must answer: an HTTP error instead is recorded as the missed
+        `expectation`, quoting the server's answer, for the runner to judge (None comes back: nothing to check)."""
+        import openai
+
+        from kit.notebook.refusals import refusal_text
+
+        try:
+            return self.responses_stream(request, title=title)
+        except openai.APIStatusError as exc:
+            where = f"{title or 'request'}: {refusal_text(exc)}"
+            known = {f.rule: f for f in self.context.findings}
+            label = f"known finding: {known[expectation].line}" if expectation in known else "expectation missed"
+            _display(f"{label}\n  seen: {where[:600]}")
+            self.expectations.append(Expectation(expectation, False, where[:600]))
+            return None
+
     def expect(self, expectation: str, check: Any, stream: Stream) -> Any:
         """Run a content check (a callable) that a peer's baseline may name as `expectation` (an `expect.*` name of
         kit.findings.EXPECTATIONS): met or missed, it is recorded for the runner to judge; a miss returns None."""
