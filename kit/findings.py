@@ -53,8 +53,8 @@ EXPECTATIONS: dict[str, str] = {
     "expect.tool-result-used": "the answer after a function_call_output uses the tool's result",
     "expect.history-used": "an answer to a history sent as input uses what the history said",
     "expect.previous-response-echoed": "a response made with previous_response_id echoes that id",
-    "expect.input-accepted": "a valid request (typed message items as input, say) is answered, not refused with "
-                             "an HTTP error",
+    "expect.input-accepted": "a valid request (typed message items, a tool call and its output as input) is "
+                             "answered: not refused with an HTTP error, not ended failed or empty",
     "expect.same-context": "a turn continued with previous_response_id gets the answer the same turn gets with "
                            "the full history as input (same model, temperature 0)",
 }

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kit.events import Stream, Violation
+from kit.events import Stream, Violation, accumulate
 from kit.events.observe import Observation, consume
 from kit.notebook.checks import CapabilityMissing, StreamCheckFailed, chat_table, _fail, expect_status, expect_file_citations
 from kit.notebook.display import _display
@@ -276,6 +276,30 @@ class Scenario:
             _display(f"{label}\n  seen: {where[:600]}")
             self.expectations.append(Expectation(expectation, False, where[:600]))
             return None
+
+    def expect_answer(self, stream: Stream, *, uses: Iterable[str] = (),
+                      expectation: str = "expect.history-used") -> str | None:
+        """The server answered (else `expect.input-accepted` is missed, saying how the response ended) and the
+        answer uses every word of `uses`, given earlier in the conversation (else `expectation` is missed)."""
+        from kit.notebook.turns import expect_answered, expect_mentions
+
+        if self.expect("expect.input-accepted", lambda: expect_answered(stream), stream) is None:
+            return None
+        words = list(uses)
+        return self.expect(expectation, lambda: expect_mentions(stream, *words), stream) if words else \
+            accumulate(stream).text
+
+    def expect_same_context(self, stream: Stream, reference: Stream) -> str | None:
+        """`stream` (a turn through `previous_response_id`) got the answer `reference` (the same turn with the whole
+        history as input) got: `expect.same-context`. A reference with no answer (its own miss is recorded) leaves
+        nothing to compare: said, not judged."""
+        from kit.notebook.turns import expect_same_answer
+
+        if not accumulate(reference).text.strip():
+            self.not_shown.append("expect.same-context")
+            _display(f"not compared: {reference.source} has no answer to compare {stream.source} with")
+            return None
+        return self.expect("expect.same-context", lambda: expect_same_answer(stream, reference), stream)
 
     def expect(self, expectation: str, check: Any, stream: Stream) -> Any:
         """Run a content check (a callable) that a peer's baseline may name as `expectation` (an `expect.*` name of

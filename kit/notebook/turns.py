@@ -90,6 +90,16 @@ def continued(stream: Stream, input_: str | Sequence[Mapping[str, Any]], request
             "input": input_ if isinstance(input_, str) else [dict(i) for i in input_]}
 
 
+def expect_answered(stream: Stream) -> str:
+    """The server answered: the response did not fail and holds some text (its text comes back)."""
+    result = accumulate(stream)
+    if result.status == "failed" or not result.text.strip():
+        error = (result.error or {}).get("message")
+        _fail(stream, f"expected an answer, the response ended {result.status!r} with "
+                      f"{'the error ' + repr(str(error)[:300]) if error else 'no text'}")
+    return result.text
+
+
 def expect_mentions(stream: Stream, *words: str) -> str:
     """The answer names every one of `words` (as whole words, any case): it used what it was given."""
     text = accumulate(stream).text
@@ -118,5 +128,5 @@ def expect_same_answer(stream: Stream, reference: Stream) -> str:
     return text
 
 
-__all__ = ["as_items", "continued", "expect_mentions", "expect_previous_echoed", "expect_same_answer",
+__all__ = ["as_items", "continued", "expect_answered", "expect_mentions", "expect_previous_echoed", "expect_same_answer",
            "full_history", "function_calls", "output_as_input", "response_id", "tool_outputs"]
