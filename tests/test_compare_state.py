@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kit.compare import STATE_ROUTES, Exchange, route_of, state_cell, state_table
+from kit.compare_state import STATE_ROUTES, Exchange, route_of, state_cell, state_table
 
 ROOT = Path(__file__).resolve().parents[1]
 ROUTES = {r.name: r for r in STATE_ROUTES}
@@ -84,6 +84,13 @@ def test_the_state_table_over_the_projects_recordings() -> None:
     assert previous["local"].startswith("no: the kit's in-process bridge refuses it: previous_response_id")
     assert table.cells["background"]["local"].startswith("no: the kit's in-process bridge refuses it: background")
     frame = table.table()
-    assert list(frame.columns) == ["local", "bridge", "litellm", "ogx"]
-    assert list(frame.index)[0] == "previous_response_id (responses/previous_response_chain)"
-    assert len(frame) == len(STATE_ROUTES)
+    assert list(frame.columns) == ["recorded by", "local", "bridge", "litellm", "ogx"]
+    assert list(frame.index) == [r.name for r in STATE_ROUTES]
+    assert frame.loc["previous_response_id", "recorded by"] == "previous_response_chain"
+    assert frame.loc["previous_response_id", "local"] == "no" and frame.loc["previous_response_id", "litellm"] == \
+        "accepted (3) *"  # short cells; what they stand for is in the notes
+    notes = table.notes()
+    said = {(row.route, row.setup): row.what for row in notes.itertuples()}
+    assert said[("previous_response_id", "litellm")] == previous["litellm"]
+    assert said[("previous_response_id", "local")] == previous["local"]
+    assert ("previous_response_id", "bridge") not in said  # a plain yes has nothing more to say
