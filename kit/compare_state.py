@@ -166,7 +166,7 @@ class StateTable:
         from kit.render.tables import ViewTable
 
         rows = [{"route": r.name, "setup": s, "what": self.cells[r.name][s]} for r in self.routes for s in self.setups
-                if self.cells[r.name][s] != _short(self.cells[r.name][s])]
+                if _short(self.cells[r.name][s]) not in (self.cells[r.name][s], "not recorded")]
         table = ViewTable(rows)
         table.caption = "What the refusals and caveats say"
         return table

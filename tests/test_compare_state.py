@@ -94,3 +94,4 @@ def test_the_state_table_over_the_projects_recordings() -> None:
     assert said[("previous_response_id", "litellm")] == previous["litellm"]
     assert said[("previous_response_id", "local")] == previous["local"]
     assert ("previous_response_id", "bridge") not in said  # a plain yes has nothing more to say
+    assert not any(what.startswith("not recorded") for what in said.values())  # the row names its notebook
