@@ -78,6 +78,15 @@ EXPECTATIONS: dict[str, str] = {
     "expect.echo": "the response object echoes the request's instructions, max_output_tokens, temperature, top_p, "
                    "metadata, user, safety_identifier and truncation as sent",
     "expect.limit": "a response cut by max_output_tokens ends incomplete (reason max_output_tokens) within the limit",
+
+    # conversation turns (responses/tool_round_trip, multi_turn_input, previous_response_chain)
+    "expect.tool-result-used": "the answer after a function_call_output uses the tool's result",
+    "expect.history-used": "an answer to a history sent as input uses what the history said",
+    "expect.previous-response-echoed": "a response made with previous_response_id echoes that id",
+    "expect.input-accepted": "a valid request (typed message items, a tool call and its output as input) is "
+                             "answered: not refused with an HTTP error, not ended failed or empty",
+    "expect.same-context": "a turn continued with previous_response_id gets the answer the same turn gets with "
+                           "the full history as input (same model, temperature 0)",
 }
 
 PASSED = "passed"

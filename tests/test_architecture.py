@@ -18,7 +18,7 @@ LAYERS: dict[str, int] = {
     "kit.sources": 3,
     "kit.render": 4, "kit.findings": 4, "kit.summary": 4, "kit.mcp_server": 4, "kit.coverage": 4,
     "kit.servers": 5, "kit.battery": 5, "kit.suites": 5, "kit.notebook": 5,
-    "kit.runner": 6, "kit.compare": 6, "kit.compare_reasoning": 6,
+    "kit.runner": 6, "kit.compare": 6, "kit.compare_reasoning": 6, "kit.compare_state": 6,
     "kit.cli": 7, "kit.pytest_plugin": 7, "kit.__main__": 7,
     "kit": -1,  # kit/__init__.py: __version__ and names loaded lazily by string; it imports no kit module
 }

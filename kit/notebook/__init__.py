@@ -11,6 +11,7 @@ show this scenario) and a replay miss stop the notebook and say so in its result
 - `kit.notebook.chat`: a Chat Completions stream's chunks (`ChatChunks`, what `chat_stream` returns) and their
   view with the `chat` profile's verdict (`ChatView`);
 - `kit.notebook.checks`: the content expectations (`expect_*`) and chat helpers;
+- `kit.notebook.turns`: the next turn of a conversation (full history or `previous_response_id`);
 - `kit.notebook.free_form`: `inspect_capture` and the `playground`.
 """
 
@@ -33,9 +34,10 @@ from kit.notebook.checks import (
 )
 from kit.notebook.display import _display  # noqa: F401  (notebooks show values with it)
 from kit.notebook.files import expect_file_read, file_data_url, files_route_refused
+from kit.notebook import turns  # noqa: F401  (notebooks reach it as nb.turns)
 from kit.notebook.free_form import inspect_capture, playground
 from kit.notebook.mcp import approval_request, check_approval_request, check_mcp_call, mcp_tool
 from kit.notebook.refusals import stream_or_missed
 from kit.notebook.scenario import Scenario, start
 
-__all__ = ["approval_request", "check_approval_request", "check_mcp_call", "mcp_tool", "CapabilityMissing", "Scenario", "StreamCheckFailed", "chat_table", "chat_text", "expect_chat", "expect_embeddings", "expect_file_citations", "expect_function_call", "expect_items", "expect_reasoning", "expect_refusal", "expect_status", "expect_text", "expect_file_read", "file_data_url", "files_route_refused", "inspect_capture", "playground", "solid_png", "start", "stream_or_missed"]
+__all__ = ["approval_request", "CapabilityMissing", "chat_table", "chat_text", "check_approval_request", "check_mcp_call", "expect_chat", "expect_embeddings", "expect_file_citations", "expect_file_read", "expect_function_call", "expect_items", "expect_reasoning", "expect_refusal", "expect_status", "expect_text", "file_data_url", "files_route_refused", "inspect_capture", "mcp_tool", "playground", "Scenario", "solid_png", "start", "stream_or_missed", "StreamCheckFailed", "turns"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kit.events import Stream, Violation, is_chat_stream
+from kit.events import Stream, Violation, accumulate, is_chat_stream
 from kit.events.observe import Observation, consume
 from kit.events.rules import CHAT_PROFILE
 from kit.notebook.chat import ChatChunks, ChatView
@@ -178,6 +178,14 @@ class Scenario:
         for upstream in self.observed[before:-1]:
             upstream.beneath = stream
         return stream
+
+    def continue_from(self, stream: Stream, input_: str | list[dict[str, Any]], request: dict[str, Any] | None = None,
+                      *, title: str | None = None, show: bool = True) -> Stream:
+        """The next turn through `previous_response_id`: only the new input, the response `stream` carried
+        named (`kit.notebook.turns.continued`); sent, shown and observed like any other."""
+        from kit.notebook.turns import continued
+
+        return self.responses_stream(continued(stream, input_, request or {}), title=title, show=show)
 
     def responses_create(self, request: dict[str, Any], *, title: str | None = None, via: str | None = None,
                          show: bool = True) -> dict[str, Any]:
@@ -364,6 +372,48 @@ class Scenario:
         else:
             self.expectations.append(Expectation("expect.failure", True))
         return stream
+
+    def expect_accepted(self, request: dict[str, Any], *, title: str | None = None,
+                        expectation: str = "expect.input-accepted") -> Stream | None:
+        """Send a valid request that the server must answer: an HTTP error instead is recorded as the missed
+        `expectation`, quoting the server's answer, for the runner to judge (None comes back: nothing to check)."""
+        import openai
+
+        from kit.notebook.refusals import refusal_text
+
+        try:
+            return self.responses_stream(request, title=title)
+        except openai.APIStatusError as exc:
+            where = f"{title or 'request'}: {refusal_text(exc)}"
+            known = {f.rule: f for f in self.context.findings}
+            label = f"known finding: {known[expectation].line}" if expectation in known else "expectation missed"
+            _display(f"{label}\n  seen: {where[:600]}")
+            self.expectations.append(Expectation(expectation, False, where[:600]))
+            return None
+
+    def expect_answer(self, stream: Stream, *, uses: Iterable[str] = (),
+                      expectation: str = "expect.history-used") -> str | None:
+        """The server answered (else `expect.input-accepted` is missed, saying how the response ended) and the
+        answer uses every word of `uses`, given earlier in the conversation (else `expectation` is missed)."""
+        from kit.notebook.turns import expect_answered, expect_mentions
+
+        if self.expect("expect.input-accepted", lambda: expect_answered(stream), stream) is None:
+            return None
+        words = list(uses)
+        return self.expect(expectation, lambda: expect_mentions(stream, *words), stream) if words else \
+            accumulate(stream).text
+
+    def expect_same_context(self, stream: Stream, reference: Stream) -> str | None:
+        """`stream` (a turn through `previous_response_id`) got the answer `reference` (the same turn with the whole
+        history as input) got: `expect.same-context`. A reference with no answer (its own miss is recorded) leaves
+        nothing to compare: said, not judged."""
+        from kit.notebook.turns import expect_same_answer
+
+        if not accumulate(reference).text.strip():
+            self.not_shown.append("expect.same-context")
+            _display(f"not compared: {reference.source} has no answer to compare {stream.source} with")
+            return None
+        return self.expect("expect.same-context", lambda: expect_same_answer(stream, reference), stream)
 
     def expect(self, expectation: str, check: Any, stream: Stream) -> Any:
         """Run a content check (a callable) that a peer's baseline may name as `expectation` (an `expect.*` name of

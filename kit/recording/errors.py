@@ -114,9 +114,11 @@ class ReplayMiss(RecordingError):
         recording_dir: Path,
         nearest: Path | None = None,
         diff: str = "",
+        carried: dict[str, Path | None] | None = None,
     ) -> None:
         self.mode, self.setup, self.method, self.path = mode, setup, method, path
         self.model, self.key, self.nearest, self.diff = model, key, nearest, diff
+        self.carried = dict(carried or {})
         lines = [
             f"no recording for this request (mode={mode}, setup={setup}): {method} {path}"
             + (f" model={model}" if model else ""),
@@ -130,12 +132,37 @@ class ReplayMiss(RecordingError):
                 lines.extend("    " + line for line in diff.splitlines())
         else:
             lines.append("  no recording exists for this endpoint of this setup")
-        lines.append(
-            "  to record it: KIT_INFERENCE_MODE=record-if-missing (with the setup's server reachable "
-            "and its key in the environment), e.g. "
-            f"`kit run --setup {setup} --inference-mode record-if-missing{_server_flag(setup)}`"
-        )
+        if self.carried:
+            lines.extend(_chain_lines(self.carried))
+            lines.append(f"  to record it: record the whole notebook (or script) again, e.g. `kit run --setup {setup} "
+                         f"--pattern NOTEBOOK --inference-mode record{_server_flag(setup)}`")
+        else:
+            lines.append(
+                "  to record it: KIT_INFERENCE_MODE=record-if-missing (with the setup's server reachable "
+                "and its key in the environment), e.g. "
+                f"`kit run --setup {setup} --inference-mode record-if-missing{_server_flag(setup)}`"
+            )
         super().__init__("\n".join(lines))
+
+
+class ChainNotRecorded(RecordingError):
+    """record-if-missing would send a live server an id that only a recording knows: nothing is sent."""
+
+    def __init__(self, *, setup: str, method: str, path: str, carried: dict[str, Path | None]) -> None:
+        self.setup, self.method, self.path, self.carried = setup, method, path, dict(carried)
+        lines = [f"refusing to record {method} {path} (mode=record-if-missing, setup={setup}): it continues a chain "
+                 f"of requests whose start was replayed, not sent", *_chain_lines(self.carried),
+                 "  the live server never made that id: it would answer 404 (or start afresh), and that answer "
+                 "would be recorded as the chain's. Nothing was sent or written.",
+                 f"  record the whole notebook (or script) again instead, e.g. `kit run --setup {setup} --pattern "
+                 f"NOTEBOOK --inference-mode record{_server_flag(setup)}`"]
+        super().__init__("\n".join(lines))
+
+
+def _chain_lines(carried: dict[str, Path | None]) -> list[str]:
+    """Which ids a request carries that recorded answers made (a response id in previous_response_id, ...)."""
+    return [f"  it carries {id_!r}, an id a server made in the run that recorded {path or 'an earlier answer'}"
+            for id_, path in list(carried.items())[:3]]
 
 
 def _server_flag(setup: str) -> str:

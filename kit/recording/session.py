@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import parse_qsl
 
 from kit.recording.canonical import CanonicalRequest, canonical_body, canonical_path
-from kit.recording.errors import RecordingError, RefusedToRecord, ReplayMiss
+from kit.recording.errors import ChainNotRecorded, RecordingError, RefusedToRecord, ReplayMiss
 from kit.setups.modes import InferenceMode, ReplayStyle
 from kit.recording.scrub import (
     find_secrets,
@@ -89,6 +89,9 @@ class RecordReplaySession:
         self._seen: Counter[str] = Counter()
         self._used: set[Path] = set()
         self._unsaved: list[Path] = []
+        # Ids that replayed answers made (a response id, a conversation, file or vector store id), and where:
+        # a later request carrying one continues a recorded chain (`carried_ids`).
+        self._replayed_ids: dict[str, Path | None] = {}
         self._lock = threading.Lock()
         # In replay, the recorded arrival time of the last chunk handed out, running on across
         # requests: views timestamp events with it, so a fast replay still shows the recorded pacing.
@@ -126,6 +129,9 @@ class RecordReplaySession:
             recording = self.lookup(canonical, occurrence)
             if recording is None and self.mode is InferenceMode.REPLAY:
                 raise self.miss(canonical)
+            if recording is None and self.carried_ids(canonical):  # record-if-missing over a half-recorded chain
+                raise ChainNotRecorded(setup=self.setup, method=canonical.method, path=canonical.path,
+                                       carried=self.carried_ids(canonical))
         if recording is None:
             self.refuse_secrets(canonical, occurrence, {"request": self.stored_request(canonical, request)})
         return canonical, occurrence, recording
@@ -134,6 +140,10 @@ class RecordReplaySession:
         recording = self.store.find(request, occurrence)
         if recording is not None and self.mode is InferenceMode.RECORD_IF_MISSING and interruption_of(recording):
             return None  # an interrupted recording is as good as missing: record it again
+        if recording is not None:
+            with self._lock:
+                for made in server_ids(recording.response):
+                    self._replayed_ids.setdefault(made, recording.path)
         if recording is not None and recording.path is not None and recording.path not in self._used:
             with self._lock:
                 self._used.add(recording.path)
@@ -141,6 +151,14 @@ class RecordReplaySession:
                 if len(self._unsaved) == 1:
                     _PENDING_USAGE.add(self)
         return recording
+
+    def carried_ids(self, request: CanonicalRequest) -> dict[str, Path | None]:
+        """The ids replayed answers made that this request carries (in its path or body), with their recordings."""
+        with self._lock:
+            if not self._replayed_ids:
+                return {}
+            text = request.path + json.dumps(request.body, ensure_ascii=False, default=str)
+            return {made: path for made, path in self._replayed_ids.items() if made in text}
 
     def save_usage(self) -> None:
         """Write which recordings this session used (for `prune`): off the replay path, at exit or after a cell."""
@@ -157,7 +175,7 @@ class RecordReplaySession:
         return ReplayMiss(
             mode=self.mode.value, setup=self.setup, method=request.method, path=request.path, model=request.model,
             key=request.key, recording_dir=self.store.root, nearest=near[0] if near else None,
-            diff=near[1] if near else "",
+            diff=near[1] if near else "", carried=self.carried_ids(request),
         )
 
     # -- recording -------------------------------------------------------------------
@@ -231,6 +249,24 @@ class RecordReplaySession:
                 f"{recording.path}: this recording was interrupted ({interrupted}) and holds only what arrived "
                 f"before; the rest of the answer was never recorded. Re-record it "
                 f"(KIT_INFERENCE_MODE=record-if-missing replaces interrupted recordings) or delete it.")
+
+
+MIN_ID_LENGTH = 8  # shorter values ("1", "abc") would be found by chance in any body
+
+
+def server_ids(response: dict[str, Any]) -> set[str]:
+    """The ids of the objects a recorded answer made: a JSON body's `id` (a response, conversation, file,
+    vector store, ...), and the `response.id` its SSE events carry. Later requests name them."""
+    found: set[str] = set()
+    body = response.get("json")
+    if isinstance(body, dict) and isinstance(body.get("id"), str):
+        found.add(body["id"])
+    for event in (response.get("sse") or {}).get("events") or ():
+        data = event.get("data") if isinstance(event, dict) else None
+        snapshot = data.get("response") if isinstance(data, dict) else None
+        if isinstance(snapshot, dict) and isinstance(snapshot.get("id"), str):
+            found.add(snapshot["id"])
+    return {made for made in found if len(made) >= MIN_ID_LENGTH}
 
 
 _PENDING_USAGE: "weakref.WeakSet[RecordReplaySession]" = weakref.WeakSet()

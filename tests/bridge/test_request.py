@@ -39,7 +39,7 @@ def test_item_input_with_prior_function_calls_and_outputs() -> None:
         {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Paris 18C, Rome 21C."}]},
     ]})
     assert chat["messages"] == [
-        {"role": "user", "content": [{"type": "text", "text": "Weather in Paris and Rome?"}]},
+        {"role": "user", "content": "Weather in Paris and Rome?"},  # text parts alone: a string
         {"role": "assistant", "content": "", "tool_calls": [
             {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}},
             {"id": "c2", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Rome"}'}}]},
@@ -49,6 +49,20 @@ def test_item_input_with_prior_function_calls_and_outputs() -> None:
     ]
     assert chat["tools"] == [{"type": "function", "function": {
         "name": "get_weather", "description": "Weather for a city", "parameters": WEATHER["parameters"], "strict": True}}]
+
+
+def test_a_user_message_of_text_parts_alone_goes_as_one_string() -> None:
+    """llama-cpp-python (the local setup's server) answers a streamed list of text parts with HTTP 200 and an
+    empty body, and many chat templates take strings only: typed multi-turn input (responses/multi_turn_input)
+    failed through the in-process bridge while the served bridge answered it."""
+    chat = to_chat_request({"model": "m", "input": [
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Remember: "},
+                                                        {"type": "input_text", "text": "tangerine."}]},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Got it."}]},
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "The word?"}]}]})
+    assert chat["messages"] == [{"role": "user", "content": "Remember: tangerine."},
+                                {"role": "assistant", "content": "Got it."},
+                                {"role": "user", "content": "The word?"}]
 
 
 def test_images_and_developer_messages() -> None:
