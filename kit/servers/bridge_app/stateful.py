@@ -57,7 +57,7 @@ class Turns:
     def begin(self, body: Mapping[str, Any]) -> tuple[str, Turn]:
         """A new response id and the resolved turn; a 404 StateError for an id the store does not hold."""
         response_id = f"resp_{uuid.uuid4().hex}"
-        prefix = f"msg_{response_id[5:]}"
+        prefix = f"msg_{uuid.uuid4().hex}"  # not the response's: its output items are msg_<response>_<n>
         turn = resolve_turn(body, item_prefix=prefix)  # the request's own contradictions first: a 400
         previous_id = turn.echo["previous_response_id"]
         if previous_id:
