@@ -53,6 +53,7 @@ class ResponseStore:
         self.max_responses = max_responses
         self._lock = threading.Lock()  # one writer at a time; SQLite serialises the rest
         with self._db() as db:
+            db.execute("PRAGMA journal_mode = WAL")  # a GET (a poll) reads while a background response writes
             db.executescript(_SCHEMA)
 
     @contextmanager
