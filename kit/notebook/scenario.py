@@ -24,7 +24,7 @@ from kit.notebook.stores import ScenarioStores
 from kit.recording import InferenceMode, client as kit_client, session_of
 from kit.setups import Setup, get_setup
 from kit.setups.context import RunContext
-from kit.summary import Expectation, RunResult, publish, stream_seen
+from kit.summary import Expectation, RunResult, StreamSeen, publish, stream_seen
 
 
 @dataclass
@@ -51,6 +51,7 @@ class Scenario:
     observed: list[Observed] = field(default_factory=list)
     expectations: list[Expectation] = field(default_factory=list)
     not_shown: list[str] = field(default_factory=list)
+    across: list[StreamSeen] = field(default_factory=list)  # checks across requests (kit.events.across)
     _client: Any = None
     _stores: ScenarioStores | None = None
 
@@ -263,19 +264,38 @@ class Scenario:
         return value
 
     def _missed(self, expectation: str, stream: Stream, failure: StreamCheckFailed) -> None:
-        """Show a missed expectation (as a known finding when the run's findings know it) and record it."""
-        where = f"{stream.source}: {str(failure).splitlines()[0]}"
+        self.expect_fact(expectation, False, f"{stream.source}: {str(failure).splitlines()[0]}")
+
+    def expect_fact(self, expectation: str, met: bool, where: str = "") -> bool:
+        """Record an expectation (an `expect.*` name of kit.findings.EXPECTATIONS) about what no one stream shows
+        (a later GET, a poll): a miss is shown, as a known finding when the run's findings know it."""
+        if not met:
+            known = {f.rule: f for f in self.context.findings}
+            label = f"known finding: {known[expectation].line}" if expectation in known else "expectation missed"
+            _display(f"{label}\n  seen: {where}")
+        self.expectations.append(Expectation(expectation, met, "" if met else where))
+        return met
+
+    def check_across(self, title: str, violations: Iterable[Violation]) -> list[Violation]:
+        """Record the violations of a rule across requests (`kit.events.across`) under `title`, for the runner to
+        judge like a stream's; shown like `check`'s."""
+        found = list(violations)
+        self.across.append(stream_seen(title, 0, found))
         known = {f.rule: f for f in self.context.findings}
-        label = f"known finding: {known[expectation].line}" if expectation in known else "expectation missed"
-        _display(f"{label}\n  seen: {where}")
-        self.expectations.append(Expectation(expectation, False, where))
+        for violation in found:
+            label = f"known finding: {known[violation.rule].line}" if violation.rule in known else \
+                f"conformance error {violation.rule}"
+            _display(f"{label}\n  seen: {_where(title, violation)}")
+        if not found:
+            _display(f"{title}: no violation")
+        return found
 
     # -- the result ---------------------------------------------------------------------
     def result(self) -> RunResult:
         """What this run observed, typed: per stream its rules (allowed ones marked), the expectations."""
         return RunResult(
             streams=tuple(stream_seen(o.title, len(o.observation.events), o.observation.violations or (), o.allowed)
-                          for o in self.observed),
+                          for o in self.observed) + tuple(self.across),
             expectations=tuple(self.expectations), not_shown=tuple(sorted(set(self.not_shown))), observed=True,
             data={"setup": self.setup.name, "mode": self.mode.value})
 
