@@ -73,3 +73,16 @@ def test_a_resumed_stream_that_sees_the_terminal_status_still_gets_the_terminal_
 
     body = b"".join(asyncio.run(follow()))
     assert injected and body.count(b"event: ") == 2 and b"response.completed" in body
+
+
+def test_a_cancelled_response_stays_cancelled_whatever_snapshot_its_run_still_writes(tmp_path: Path) -> None:
+    """Seen in a recorded run over `kit serve bridge`: cancel answered `cancelled`, the next GET said
+    `in_progress` (the run thread's snapshot, written just after the cancel), the one after `cancelled`."""
+    store = ResponseStore(tmp_path)
+    store.put({"id": "resp_1", "status": "queued"}, context=[], new_items=[], background=True)
+    store.update({"id": "resp_1", "status": "cancelled"})
+    store.update({"id": "resp_1", "status": "in_progress", "output": []})
+    store.update({"id": "resp_1", "status": "completed", "output": [{"type": "message"}]})
+    assert store.get("resp_1") == {"id": "resp_1", "status": "cancelled"}
+    store.update({"id": "resp_2", "status": "in_progress"})  # no such response: nothing happens
+    assert store.get("resp_2") is None
