@@ -207,10 +207,9 @@ class Scenario:
         seen = self._observed(stream)
         seen.allowed |= set(allow)
         errors = seen.observation.errors(seen.allowed)
-        known = {f.rule: f for f in self.context.findings}
         for rule in dict.fromkeys(v.rule for v in errors):
             first = next(v for v in errors if v.rule == rule)
-            label = f"known finding: {known[rule].line}" if rule in known else f"conformance error {rule}"
+            label = self._label(rule, f"conformance error {rule}")
             _display(f"{label}\n  seen: {_where(seen.title, first)}")
         if errors:
             _display(f"{len(errors)} error(s) recorded; the runner judges them against the known findings "
@@ -270,9 +269,7 @@ class Scenario:
         """Record an expectation (an `expect.*` name of kit.findings.EXPECTATIONS) about what no one stream shows
         (a later GET, a poll): a miss is shown, as a known finding when the run's findings know it."""
         if not met:
-            known = {f.rule: f for f in self.context.findings}
-            label = f"known finding: {known[expectation].line}" if expectation in known else "expectation missed"
-            _display(f"{label}\n  seen: {where}")
+            _display(f"{self._label(expectation, 'expectation missed')}\n  seen: {where}")
         self.expectations.append(Expectation(expectation, met, "" if met else where))
         return met
 
@@ -281,14 +278,17 @@ class Scenario:
         judge like a stream's; shown like `check`'s."""
         found = list(violations)
         self.across.append(stream_seen(title, 0, found))
-        known = {f.rule: f for f in self.context.findings}
         for violation in found:
-            label = f"known finding: {known[violation.rule].line}" if violation.rule in known else \
-                f"conformance error {violation.rule}"
+            label = self._label(violation.rule, f"conformance error {violation.rule}")
             _display(f"{label}\n  seen: {_where(title, violation)}")
         if not found:
             _display(f"{title}: no violation")
         return found
+
+    def _label(self, rule: str, otherwise: str) -> str:
+        """How a breach is shown: as this setup's known finding (its line) when the run's findings know it."""
+        known = next((f for f in self.context.findings if f.rule == rule), None)
+        return f"known finding: {known.line}" if known is not None else otherwise
 
     # -- the result ---------------------------------------------------------------------
     def result(self) -> RunResult:
