@@ -87,6 +87,17 @@ EXPECTATIONS: dict[str, str] = {
                              "answered: not refused with an HTTP error, not ended failed or empty",
     "expect.same-context": "a turn continued with previous_response_id gets the answer the same turn gets with "
                            "the full history as input (same model, temperature 0)",
+
+    # the stateful API (kit.notebook.state): what a later request shows, not one stream
+    "expect.deleted-gone": "GET /v1/responses/{id} after DELETE /v1/responses/{id} is a 404",
+    "expect.unstored-gone": "GET /v1/responses/{id} of a response made with store: false is a 404",
+    "expect.conversation-items": "GET /v1/conversations/{id}/items lists the items the conversation was created "
+                                 "with, the input of a response made in it and that response's output items, each id once",
+    "expect.conversation-deleted": "GET /v1/conversations/{id} after DELETE /v1/conversations/{id} is a 404",
+    "expect.background-lifecycle": "a background response, polled with GET, goes queued → in_progress → "
+                                   "completed, never back, and ends completed",
+    "expect.background-cancel": "POST /v1/responses/{id}/cancel of a running background response answers "
+                                "cancelled, and every later GET says cancelled",
 }
 
 PASSED = "passed"

@@ -52,3 +52,13 @@ def test_the_in_process_bridge_refusal_is_unsupported() -> None:
     with pytest.raises(CapabilityMissing, match="in-process bridge refused it: .*previous_response_id"):
         with refused_as_unsupported("previous_response_id"):
             to_chat_request({"model": "m", "input": "hi", "previous_response_id": "resp_1"})
+
+
+def test_a_very_long_id_in_the_route_is_quoted_cut_in_the_middle() -> None:
+    long_id = "resp_" + "A" * 300 + "tail0123"
+    client = _client(500, {"error": {"message": "GET responses is not supported for llamafile"}})
+    with pytest.raises(CapabilityMissing) as caught:
+        with refused_as_unsupported("stored responses", refused=lambda exc: True):
+            client.responses.retrieve(long_id)
+    assert f"500 GET /v1/responses/resp_{'A' * 19}…tail0123 (313 characters): GET responses is not " \
+           f"supported for llamafile" in str(caught.value)

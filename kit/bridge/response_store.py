@@ -53,6 +53,7 @@ class ResponseStore:
         self.max_responses = max_responses
         self._lock = threading.Lock()  # one writer at a time; SQLite serialises the rest
         with self._db() as db:
+            db.execute("PRAGMA journal_mode = WAL")  # a GET (a poll) reads while a background response writes
             db.executescript(_SCHEMA)
 
     @contextmanager
@@ -78,8 +79,12 @@ class ResponseStore:
                            "LIMIT ?)", (count - self.max_responses,))
 
     def update(self, response: Mapping[str, Any]) -> None:
-        """A new snapshot of a kept response (its status moved on)."""
+        """A new snapshot of a kept response (its status moved on). A cancelled response stays cancelled: a
+        snapshot its run was already writing when the cancel came does not bring it back."""
         with self._lock, self._db() as db:
+            row = db.execute("SELECT response FROM responses WHERE id = ?", (response["id"],)).fetchone()
+            if row is not None and json.loads(row[0]).get("status") == "cancelled":
+                return
             db.execute("UPDATE responses SET response = ? WHERE id = ?", (_dump(response), response["id"]))
 
     def get(self, response_id: str) -> dict[str, Any] | None:

@@ -94,7 +94,7 @@ def check_input_items(sent: Iterable[Mapping[str, Any]], listed: Sequence[Mappin
     """Every tool output and message the client sent, found among the listed input items (oldest first)."""
     found: list[Violation] = []
     outputs = {i.get("call_id"): i for i in listed if i.get("type") == "function_call_output"}
-    listed_texts = [_message_text(i) for i in listed if i.get("type", "message") == "message"]
+    listed_texts = [message_text(i) for i in listed if i.get("type", "message") == "message"]
     position = 0
     for item in sent:
         kind = item.get("type", "message")
@@ -107,7 +107,7 @@ def check_input_items(sent: Iterable[Mapping[str, Any]], listed: Sequence[Mappin
                 found += _violation(INPUT_ITEMS, profile, f"the tool output for call {item.get('call_id')!r} is "
                                                           f"listed as {got.get('output')!r}, sent {item.get('output')!r}")
         elif kind == "message":
-            text = _message_text(item)
+            text = message_text(item)
             try:
                 position = listed_texts.index(text, position) + 1
             except ValueError:
@@ -116,7 +116,8 @@ def check_input_items(sent: Iterable[Mapping[str, Any]], listed: Sequence[Mappin
     return found
 
 
-def _message_text(item: Mapping[str, Any]) -> str:
+def message_text(item: Mapping[str, Any]) -> str:
+    """A message item's text: its string content, or its text parts joined."""
     content = item.get("content")
     if isinstance(content, str):
         return content

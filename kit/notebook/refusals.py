@@ -30,7 +30,14 @@ def refusal_text(exc: openai.APIStatusError) -> str:
     message = (body.get("message") or body.get("detail")) if isinstance(body, dict) else None  # detail: FastAPI's
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         message = body["error"].get("message") or message
-    return f"{exc.status_code} {request.method} {request.url.path}: {message or exc.message}"
+    path = "/".join(_short(part) for part in request.url.path.split("/"))
+    return f"{exc.status_code} {request.method} {path}: {message or exc.message}"
+
+
+def _short(part: str, keep: int = 40) -> str:
+    """A path segment as quoted: an id of hundreds of characters (LiteLLM encodes its routing in its response
+    ids) cut in the middle, with its length."""
+    return part if len(part) <= keep else f"{part[:24]}…{part[-8:]} ({len(part)} characters)"
 
 
 @contextmanager

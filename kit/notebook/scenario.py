@@ -28,7 +28,7 @@ from kit.notebook.stores import ScenarioStores
 from kit.recording import InferenceMode, client as kit_client, session_of
 from kit.setups import Setup, get_setup
 from kit.setups.context import RunContext
-from kit.summary import Expectation, RunResult, publish, stream_seen
+from kit.summary import Expectation, RunResult, StreamSeen, publish, stream_seen
 
 
 @dataclass
@@ -60,7 +60,7 @@ class Scenario:
     observed: list[Observed] = field(default_factory=list)
     expectations: list[Expectation] = field(default_factory=list)
     not_shown: list[str] = field(default_factory=list)
-    # judged answers that are no stream: error objects (`surface.reject`), checks across requests (`record_across`)
+    # judged answers that are no stream: error objects (`surface.reject`), checks across requests (`check_across`)
     checked: list[tuple[str, tuple[Violation, ...]]] = field(default_factory=list)
     _client: Any = None
     _stores: ScenarioStores | None = None
@@ -204,19 +204,6 @@ class Scenario:
                      f"{json.dumps(response, indent=1, ensure_ascii=False)[:4000]}")
         return response
 
-    def record_across(self, title: str, violations: Iterable[Violation]) -> list[Violation]:
-        """Record the violations of a check across requests (`kit.events.across`) for the runner to judge, as
-        one more entry beside the streams; show them."""
-        found = list(violations)
-        self.checked.append((title, tuple(found)))
-        known = {f.rule: f for f in self.context.findings}
-        for v in found:
-            label = f"known finding: {known[v.rule].line}" if v.rule in known else f"conformance error {v.rule}"
-            _display(f"{label}\n  seen: {title}: {v.message}")
-        if not found:
-            _display(f"{title}: no difference")
-        return found
-
     def chat_stream(self, request: dict[str, Any], *, title: str | None = None, show: bool = True) -> ChatChunks:
         """Stream a Chat Completion, observe it under the `chat` profile from the body's bytes (the wire facts the
         SDK's parsed chunks lose, `data: [DONE]` among them), show its chunks with their violations, and return
@@ -331,7 +318,7 @@ class Scenario:
             recorded += len(told)
             for rule in dict.fromkeys(v.rule for v in told):
                 first = next(v for v in told if v.rule == rule)
-                label = f"known finding: {known[rule].line}" if rule in known else f"conformance error {rule}"
+                label = self._label(rule, f"conformance error {rule}")
                 _display(f"{label}\n  seen: {_where(observed, first)}")
         if recorded:
             _display(f"{recorded} violation(s) recorded; the runner judges them against the known findings "
@@ -384,11 +371,7 @@ class Scenario:
         try:
             return self.responses_stream(request, title=title)
         except openai.APIStatusError as exc:
-            where = f"{title or 'request'}: {refusal_text(exc)}"
-            known = {f.rule: f for f in self.context.findings}
-            label = f"known finding: {known[expectation].line}" if expectation in known else "expectation missed"
-            _display(f"{label}\n  seen: {where[:600]}")
-            self.expectations.append(Expectation(expectation, False, where[:600]))
+            self.missed(expectation, f"{title or 'request'}: {refusal_text(exc)}"[:600])
             return None
 
     def expect_answer(self, stream: Stream, *, uses: Iterable[str] = (),
@@ -429,13 +412,36 @@ class Scenario:
     def _missed(self, expectation: str, stream: Stream, failure: StreamCheckFailed) -> None:
         self.missed(expectation, f"{stream.source}: {str(failure).splitlines()[0]}")
 
+
     def missed(self, expectation: str, where: str) -> None:
-        """Show a missed expectation (as a known finding when the run's findings know it) and record it; `where`
-        says what was seen (a stream's failed check, or a server's answer when there was no stream)."""
-        known = {f.rule: f for f in self.context.findings}
-        label = f"known finding: {known[expectation].line}" if expectation in known else "expectation missed"
-        _display(f"{label}\n  seen: {where}")
-        self.expectations.append(Expectation(expectation, False, where))
+        """Show and record a missed expectation; `where` says what was seen (a stream's failed check, or a
+        server's answer when there was no stream)."""
+        self.expect_fact(expectation, False, where)
+
+    def expect_fact(self, expectation: str, met: bool, where: str = "") -> bool:
+        """Record an expectation (an `expect.*` name of kit.findings.EXPECTATIONS) about what no one stream shows
+        (a later GET, a poll): a miss is shown, as a known finding when the run's findings know it."""
+        if not met:
+            _display(f"{self._label(expectation, 'expectation missed')}\n  seen: {where}")
+        self.expectations.append(Expectation(expectation, met, "" if met else where))
+        return met
+
+    def check_across(self, title: str, violations: Iterable[Violation]) -> list[Violation]:
+        """Record the violations of a rule across requests (`kit.events.across`) under `title`, for the runner to
+        judge like a stream's; shown like `check`'s."""
+        found = list(violations)
+        self.checked.append((title, tuple(found)))
+        for violation in found:
+            label = self._label(violation.rule, f"conformance error {violation.rule}")
+            _display(f"{label}\n  seen: {title}: {violation.message}")
+        if not found:
+            _display(f"{title}: no violation")
+        return found
+
+    def _label(self, rule: str, otherwise: str) -> str:
+        """How a breach is shown: as this setup's known finding (its line) when the run's findings know it."""
+        known = next((f for f in self.context.findings if f.rule == rule), None)
+        return f"known finding: {known.line}" if known is not None else otherwise
 
     # -- the result ---------------------------------------------------------------------
     def result(self) -> RunResult:

@@ -192,6 +192,22 @@ def test_a_conversation_grows_with_each_response_and_can_be_deleted(client: open
         client.responses.create(model="m", conversation=conversation.id, input="hi", user=f"fixture:{TEXT}")
 
 
+def test_every_item_of_a_conversation_and_of_a_response_has_its_own_id(client: openai.OpenAI) -> None:
+    """Item ids are unique (an item is fetched and deleted by its id): a turn's input items and its output
+    items are not numbered from the same base (they were: input 0 and output 0 were both msg_<response>_0)."""
+    conversation = client.conversations.create(items=[{"type": "message", "role": "user", "content": "I am Ada."}])
+    response = client.responses.create(model="m", conversation=conversation.id, input="Who am I?",
+                                       user=f"fixture:{TEXT}")
+    items = client.conversations.items.list(conversation.id, order="asc").data
+    ids = [i.id for i in items]
+    assert [(i.type, i.role) for i in items] == [("message", "user"), ("message", "user"), ("message", "assistant")]
+    assert len(set(ids)) == 3 and ids[2] == response.output[0].id
+    question = client.conversations.items.retrieve(ids[1], conversation_id=conversation.id)
+    assert question.role == "user"
+    listed = client.responses.input_items.list(response.id).data
+    assert response.output[0].id not in {i.id for i in listed}
+
+
 def wait_for(client: openai.OpenAI, response_id: str, statuses: set[str], seconds: float = 30) -> Any:
     deadline = time.monotonic() + seconds
     seen = []

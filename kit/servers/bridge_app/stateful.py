@@ -57,7 +57,7 @@ class Turns:
     def begin(self, body: Mapping[str, Any]) -> tuple[str, Turn]:
         """A new response id and the resolved turn; a 404 StateError for an id the store does not hold."""
         response_id = f"resp_{uuid.uuid4().hex}"
-        prefix = f"msg_{response_id[5:]}"
+        prefix = f"msg_{uuid.uuid4().hex}"  # not the response's: its output items are msg_<response>_<n>
         turn = resolve_turn(body, item_prefix=prefix)  # the request's own contradictions first: a 400
         previous_id = turn.echo["previous_response_id"]
         if previous_id:
@@ -79,16 +79,18 @@ class Turns:
             if self._cancelled(response_id):  # what a cancelled upstream call says after the cancel is not kept
                 return
             snapshot = event.get("response")
-            if isinstance(snapshot, Mapping):
-                if turn.store and event.get("type") == "response.created":
-                    self.store.put(snapshot, context=turn.context, new_items=turn.new_items,
-                                   background=turn.background)
-                elif turn.store:
+            snapshot = snapshot if isinstance(snapshot, Mapping) else None
+            created = event.get("type") == "response.created"
+            if snapshot is not None and turn.store and created:
+                self.store.put(snapshot, context=turn.context, new_items=turn.new_items,
+                               background=turn.background)
+            if turn.background:  # after the response is kept (an event belongs to it), before its new status:
+                self.store.add_event(response_id, event)  # a follower that reads a terminal status has every event
+            if snapshot is not None:
+                if turn.store and not created:
                     self.store.update(snapshot)
                 if event.get("type") in TERMINAL and turn.conversation_id:  # a conversation keeps its items
                     self.store.add_items(turn.conversation_id, conversation_items_after(turn, snapshot))
-            if turn.background:  # after its snapshot: an event belongs to a kept response
-                self.store.add_event(response_id, event)
             yield event
 
     # ----------------------------------------------------------- background
@@ -168,6 +170,9 @@ class Turns:
             if not events:
                 response = await run_in_threadpool(self.store.get, response_id)
                 if response is None or response.get("status") in TERMINAL_STATUSES:
+                    # kept before the terminal status (`track`): what came between the two reads is sent too
+                    for event in await run_in_threadpool(self.store.events_after, response_id, last):
+                        yield sse_event(event)
                     return
                 await asyncio.sleep(FOLLOW_POLL_S)
 
