@@ -280,7 +280,7 @@ def test_the_rule_table_is_the_catalog() -> None:
         if re.match(r"^\| [a-z]+\.[a-z0-9-]+ \|", line)
     ]
     catalog = {row[0]: SEVERITY_COLUMN[row[2]] for row in rows}
-    assert len(catalog) == 63  # 49 Responses stream rules, 11 chat rules, 3 across requests (kit.events.across)
+    assert len(catalog) == 68  # 49 Responses stream rules, 11 chat rules, 3 across requests (kit.events.across), 5 of WebSocket mode (kit.events.socket)
     assert {rule_id: (rule.openai, rule.openresponses, rule.core) for rule_id, rule in RULES.items()} == catalog
     chat = {row[0]: {"E (chat)": "error", "W (chat)": "warning"}[row[2]] for row in rows if row[2].endswith("(chat)")}
     assert {rule_id: rule.chat for rule_id, rule in RULES.items() if rule.chat} == {**chat, **CHAT_WIRE}
