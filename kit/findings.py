@@ -49,6 +49,9 @@ EXPECTATIONS: dict[str, str] = {
     "expect.chat-reasoning": "a chat request asking for reasoning (reasoning_effort), over an upstream that streams "
                              "it, gets the reasoning in its chunks",
     "expect.reasoning-summary": "a request asking for a reasoning summary (reasoning.summary) gets one streamed",
+    # WebSocket mode (responses/websocket_mode)
+    "expect.socket-continues": "on one WebSocket, a turn sending only tool outputs and previous_response_id "
+                               "(store: false) continues the previous response of that connection",
 }
 
 PASSED = "passed"

@@ -51,6 +51,7 @@ class Scenario:
     observed: list[Observed] = field(default_factory=list)
     expectations: list[Expectation] = field(default_factory=list)
     not_shown: list[str] = field(default_factory=list)
+    sockets: list[Any] = field(default_factory=list)  # kit.notebook.socket_loop.SocketRun: WebSocket mode, judged
     _client: Any = None
     _stores: ScenarioStores | None = None
 
@@ -134,6 +135,12 @@ class Scenario:
         events = responses_events(self.client, self.setup, {"model": self.text_model, **request}, route=route,
                                   **options)
         return self._consume(events, title or f"{self.setup.name} · {route} Responses", show, sink)
+
+    def socket_tool_loop(self, request: dict[str, Any], tools_answer: Any, **options: Any) -> Any:
+        """A tool loop over one Responses WebSocket, each turn shown live (`kit.notebook.socket_loop.tool_loop`)."""
+        from kit.notebook.socket_loop import tool_loop
+
+        return tool_loop(self, request, tools_answer, **options)
 
     def chat_stream(self, request: dict[str, Any], *, title: str | None = None, show: bool = True) -> list[dict[str, Any]]:
         """Stream a Chat Completion and return its chunks as dicts (reasoning fields kept)."""
@@ -275,7 +282,8 @@ class Scenario:
         """What this run observed, typed: per stream its rules (allowed ones marked), the expectations."""
         return RunResult(
             streams=tuple(stream_seen(o.title, len(o.observation.events), o.observation.violations or (), o.allowed)
-                          for o in self.observed),
+                          for o in self.observed)
+            + tuple(stream_seen(f"{s.title} · the socket", len(s.frames), s.violations) for s in self.sockets),
             expectations=tuple(self.expectations), not_shown=tuple(sorted(set(self.not_shown))), observed=True,
             data={"setup": self.setup.name, "mode": self.mode.value})
 
