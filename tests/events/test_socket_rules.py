@@ -162,3 +162,19 @@ def test_every_committed_bridge_socket_is_clean_of_ws_errors(path: Path) -> None
     if path.parts[-3] in ("bridge",):
         assert [str(v) for v in violations if v.severity == "error"] == []
     assert all(v.rule in kit.events.RULES for v in violations)
+
+
+def test_kit_check_judges_a_recorded_socket_as_a_socket() -> None:
+    from typer.testing import CliRunner
+
+    from kit.cli import app
+
+    sessions = {p.parts[-3]: p for p in committed_sessions()}
+    clean = CliRunner().invoke(app, ["check", str(sessions["bridge"])])
+    assert clean.exit_code == 0, clean.output
+    assert "frames on one socket (2 messages sent, 2 responses), 0 errors" in clean.output
+    broken = CliRunner().invoke(app, ["check", "--json", str(sessions["litellm"])])
+    assert broken.exit_code == 1
+    record = json.loads(broken.output)
+    assert {v["rule"] for v in record["violations"] if v["severity"] == "error"} == \
+        {"item.closed-once", "lifecycle.one-terminal"}  # as findings/litellm.toml says
