@@ -14,7 +14,11 @@ Rounds alternate the order (WS first, then SSE first, ...); per turn, the median
 WS / SSE is the ratio of the two medians, measured in the same run. Before the rounds, one loop on each path
 warms llama.cpp's prompt cache (not counted).
 
-Run: python benchmarks/bench_websocket.py [--rounds 5] [--max-tokens 24]   (loopback only)
+`--upstream capture` puts a loopback Chat Completions server in llama.cpp's place that answers every turn at
+once with one real captured tool-call stream (tests/captures/chat/..., `bench_concurrency.CaptureUpstream`):
+no model time, so the figures are what each transport and the bridge add per turn.
+
+Run: python benchmarks/bench_websocket.py [--rounds 5] [--max-tokens 24] [--upstream llama|capture]   (loopback only)
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import openai  # noqa: E402
 
@@ -40,6 +45,7 @@ TURNS = 5
 CITIES = ["Paris", "Rome", "Oslo", "Lima", "Kyiv"]
 TOOL = {"type": "function", "name": "get_weather", "description": "Get the current weather for a city.",
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+TOOL_CAPTURE = ROOT / "tests" / "captures" / "chat" / "llama-stack__ollama-llama3-2-3b-instruct-fp16-tool-call-dc34532b.jsonl"
 ENDS = ("response.completed", "response.incomplete", "response.failed", "error")
 
 
@@ -101,9 +107,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--max-tokens", type=int, default=24)
+    parser.add_argument("--upstream", choices=("llama", "capture"), default="llama")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="kit-bench-ws-"))
-    with LocalServer(log_path=folder / "llama.log") as upstream, \
+    if args.upstream == "capture":
+        from bench_concurrency import CaptureUpstream
+
+        upstream_server: Any = CaptureUpstream(models=(MODEL,), capture=TOOL_CAPTURE)
+    else:
+        upstream_server = LocalServer(log_path=folder / "llama.log")
+    with upstream_server as upstream, \
             BridgeServer(upstream=upstream.base_url, log_path=folder / "bridge.log") as served:
         client = openai.OpenAI(base_url=served.base_url, api_key="no-key", max_retries=0, timeout=300)
         paths = {"WebSocket": loop_ws, "SSE": loop_sse}
@@ -114,7 +127,8 @@ def main() -> None:
             order = list(paths) if round_ % 2 == 0 else list(reversed(paths))
             for name in order:
                 runs[name].append(paths[name](client, args.max_tokens))
-    print(f"five-turn tool loop through the served bridge over llama.cpp ({MODEL}), {args.rounds} rounds, "
+    over = f"llama.cpp ({MODEL})" if args.upstream == "llama" else "a loopback upstream replaying a captured tool call"
+    print(f"five-turn tool loop through the served bridge over {over}, {args.rounds} rounds, "
           f"medians in ms; WS/SSE = ratio of the medians")
     print(f"{'turn':>4} | {'WS first':>9} {'SSE first':>9} {'ratio':>6} | {'WS total':>9} {'SSE total':>9} {'ratio':>6}")
     sums = {name: [0.0, 0.0] for name in paths}
