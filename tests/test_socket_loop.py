@@ -60,7 +60,7 @@ def test_a_second_turn_that_does_not_continue_the_first_misses_the_expectation()
 
 def test_the_in_process_bridge_is_unsupported_with_its_reason() -> None:
     scenario = nb.start({"setup": "local"})
-    with pytest.raises(CapabilityMissing, match="runs the kit's bridge in-process: there is no server"):
+    with pytest.raises(CapabilityMissing, match="lacks a server: it runs the kit's bridge in-process"):
         scenario.socket_tool_loop(REQUEST, answer, show=False)
 
 

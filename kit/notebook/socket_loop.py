@@ -65,9 +65,9 @@ def tool_loop(scenario: Any, request: dict[str, Any], tools_answer: Callable[[st
 
     setup = scenario.setup
     if setup.responses == "bridge":
-        raise CapabilityMissing(f"setup {setup.name!r} runs the kit's bridge in-process: there is no server, so no "
-                                f"socket to open; Responses WebSocket mode is a server's transport (the served "
-                                f"bridge, setup 'bridge', has it)")
+        raise CapabilityMissing(f"setup {setup.name!r} lacks a server: it runs the kit's bridge in-process, so there "
+                                f"is no socket to open; Responses WebSocket mode is a server's transport (the "
+                                f"served bridge, setup 'bridge', has it)")
     client = scenario.client
     run = SocketRun(f"{setup.name} · WebSocket mode")
     began = time.perf_counter()
