@@ -148,6 +148,12 @@ def committed_sessions() -> list[Path]:
                   and "frames" in json.loads(p.read_text(encoding="utf-8"))["response"])
 
 
+def test_every_ws_rule_has_a_breach_here() -> None:
+    tested = {"ws.one-event-per-frame", "ws.stream-id-echo", "ws.error-shape", "ws.one-in-flight",
+              "ws.sequence-per-response"}  # the mutation tests above, one per rule
+    assert set(SOCKET_RULES) == tested == {r for r in kit.events.RULES if r.startswith("ws.")}
+
+
 def test_the_ws_rules_are_in_the_catalog() -> None:
     catalog = (ROOT / "docs" / "conformance-rules.md").read_text(encoding="utf-8")
     for rule in SOCKET_RULES:
