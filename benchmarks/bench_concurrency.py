@@ -33,8 +33,8 @@ CAPTURE = Path(__file__).resolve().parents[1] / "tests" / "captures" / "chat" / 
 class CaptureUpstream:
     """A loopback Chat Completions server replaying one real captured stream for every request."""
 
-    def __init__(self, models: tuple[str, ...] = ("m",)) -> None:
-        lines = [line for line in CAPTURE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    def __init__(self, models: tuple[str, ...] = ("m",), capture: Path = CAPTURE) -> None:
+        lines = [line for line in capture.read_text(encoding="utf-8").splitlines() if line.strip()]
         body = b"".join(f"data: {line}\n\n".encode() for line in lines) + b"data: [DONE]\n\n"
 
         class Handler(BaseHTTPRequestHandler):

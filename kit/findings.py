@@ -98,6 +98,10 @@ EXPECTATIONS: dict[str, str] = {
                                    "completed, never back, and ends completed",
     "expect.background-cancel": "POST /v1/responses/{id}/cancel of a running background response answers "
                                 "cancelled, and every later GET says cancelled",
+
+    # WebSocket mode (responses/websocket_mode)
+    "expect.socket-continues": "on one WebSocket, a turn sending only tool outputs and previous_response_id "
+                               "(store: false) continues the previous response of that connection",
 }
 
 PASSED = "passed"

@@ -220,8 +220,11 @@ def _battery(url: str | None, model: str | None, setup_name: str | None, bridge:
 
 def _check_file(path: str, chosen: str | None, starting_after: int | None, as_json: bool) -> int:
     """Judge one file (or stdin) and print its verdict; its exit status (unreadable > errors > ok)."""
-    from kit.events import NotJSONEvent, group_violations, plural, profile_for, summarize, validate_stream
+    from kit.events import NotJSONEvent, profile_for, validate_stream
 
+    frames = _socket_frames(path)
+    if frames is not None:  # a recorded WebSocket session: its frames, judged as a socket
+        return _socket_verdict(path, frames, chosen or "openai", as_json)
     try:
         stream = _read(path)
     except (OSError, ValueError) as exc:
@@ -231,15 +234,46 @@ def _check_file(path: str, chosen: str | None, starting_after: int | None, as_js
         violations = validate_stream(stream, used, starting_after=starting_after)
     except RecursionError:
         return _unreadable(path, f"{path}: JSON nested too deeply to check", as_json)
+    bad = sum(type(event) is NotJSONEvent for event in stream.events)
+    return _verdict(path, used, violations, len(stream.events) - bad, bad, count_phrase(stream, used), as_json)
+
+
+def _socket_frames(path: str) -> list[dict[str, Any]] | None:
+    """The frames of a kit recording of a WebSocket session, or None for anything else (read as a stream)."""
+    if path == "-" or not path.endswith(".json"):
+        return None
+    try:
+        from kit.recording.store import load_recording
+
+        recording = load_recording(path)
+    except Exception:  # noqa: BLE001 - not a readable recording: the stream path reads it and says why
+        return None
+    frames = recording.response.get("frames")
+    return frames if recording.request.get("method") == "WEBSOCKET" and isinstance(frames, list) else None
+
+
+def _socket_verdict(path: str, frames: list[dict[str, Any]], used: str, as_json: bool) -> int:
+    from kit.events import plural, split_socket, validate_socket
+
+    violations = validate_socket(frames, used)
+    session = split_socket(frames, used)
+    received = sum(f.get("from") == "server" for f in frames)
+    phrase = (f"{plural(len(frames), 'frame')} on one socket ({plural(len(frames) - received, 'message')} sent, "
+              f"{plural(len(session.responses), 'response')})")
+    return _verdict(path, used, violations, received, 0, phrase, as_json)
+
+
+def _verdict(path: str, used: str, violations: list[Any], events: int, bad: int, phrase: str, as_json: bool) -> int:
+    from kit.events import group_violations, plural, summarize
+
     counts = summarize(violations)
     groups = group_violations(violations)
     status = EXIT_ERRORS if counts["errors"] else EXIT_OK
     if as_json:
-        bad = sum(type(event) is NotJSONEvent for event in stream.events)
         record = {
             "file": path,
             "profile": used,
-            "events": len(stream.events) - bad,
+            "events": events,
             "not_json": bad,
             "errors": counts["errors"],
             "warnings": counts["warnings"],
@@ -249,12 +283,11 @@ def _check_file(path: str, chosen: str | None, starting_after: int | None, as_js
         typer.echo(json.dumps(record, ensure_ascii=False))
         return status
     verdict = "FAIL" if counts["errors"] else "ok"
-    typer.echo(f"{path}: {verdict}: {count_phrase(stream, used)}, {plural(counts['errors'], 'error')}, "
+    typer.echo(f"{path}: {verdict}: {phrase}, {plural(counts['errors'], 'error')}, "
                f"{plural(counts['warnings'], 'warning')} (profile {used})")
     for group in groups:
         typer.echo(f"  {group}")
     return status
-
 
 
 def _unreadable(path: str, reason: str, as_json: bool) -> int:

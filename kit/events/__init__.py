@@ -23,6 +23,7 @@ from kit.events.parse import SSEParser, parse, parse_events, parse_jsonl, parse_
 from kit.events.rules import PROFILES, RULES, Rule, enabled_rules
 from kit.events.validate import Violation, ViolationGroup, group_violations, plural, profile_for, summarize, validate_stream
 from kit.events.validate_chat import is_chat_stream
+from kit.events.socket import SocketResponse, SocketSession, split_socket, validate_socket
 
 __all__ = [
     "EVENT_CLASSES",
@@ -48,6 +49,10 @@ __all__ = [
     "enabled_rules",
     "group_violations",
     "is_chat_stream",
+    "SocketResponse",
+    "SocketSession",
+    "split_socket",
+    "validate_socket",
     "make_event",
     "parse",
     "parse_events",

@@ -149,6 +149,18 @@ _CATALOG: tuple[Rule, ...] = (
           "the client sent", "API reference (List input items)"),
     _rule("final.stream-equals-non-streaming", E, "the same request with stream: false answers the response the stream "
           "ended with, ids and timings aside", "API reference (Create a model response: stream)"),
+    # WebSocket mode (kit.events.socket: judged over one socket's frames; each response's events meet the rules above)
+    _rule("ws.one-event-per-frame", E, "every server frame is one text frame holding one JSON event object with a "
+          "string type", "SDK (responses.connect() parses each message as one ResponsesServerEvent)"),
+    _rule("ws.stream-id-echo", E, "every event of a request made with a stream_id echoes it; no event is on a lane "
+          "where no request waits", "SDK (response.create stream_id: \"events for the response echo the same "
+          "stream_id\")"),
+    _rule("ws.error-shape", E, "an error frame nests {type, message, code, param} under error; status, "
+          "sequence_number and stream_id typed", "SDK (ResponseWsError)"),
+    _rule("ws.one-in-flight", E, "a lane streams one response at a time: no response.created on a lane before its "
+          "previous response ended", "SDK (\"requests with the same stream_id are processed FIFO\")"),
+    _rule("ws.sequence-per-response", E, "each response's sequence_number counts from 0, per response, not per "
+          "socket", "Conv (each response.create is one stream, as each POST is)"),
 )
 
 RULES: dict[str, Rule] = {rule.id: rule for rule in _CATALOG}

@@ -62,6 +62,7 @@ class Scenario:
     not_shown: list[str] = field(default_factory=list)
     # judged answers that are no stream: error objects (`surface.reject`), checks across requests (`check_across`)
     checked: list[tuple[str, tuple[Violation, ...]]] = field(default_factory=list)
+    sockets: list[Any] = field(default_factory=list)  # kit.notebook.socket_loop.SocketRun: WebSocket mode, judged
     _client: Any = None
     _stores: ScenarioStores | None = None
     _mcp_server: Any = None
@@ -178,6 +179,12 @@ class Scenario:
         for upstream in self.observed[before:-1]:
             upstream.beneath = stream
         return stream
+
+    def socket_tool_loop(self, request: dict[str, Any], tools_answer: Any, **options: Any) -> Any:
+        """A tool loop over one Responses WebSocket, each turn shown live (`kit.notebook.socket_loop.tool_loop`)."""
+        from kit.notebook.socket_loop import tool_loop
+
+        return tool_loop(self, request, tools_answer, **options)
 
     def continue_from(self, stream: Stream, input_: str | list[dict[str, Any]], request: dict[str, Any] | None = None,
                       *, title: str | None = None, show: bool = True) -> Stream:
@@ -449,7 +456,8 @@ class Scenario:
         return RunResult(
             streams=tuple(stream_seen(o.title, len(o.observation.events), o.observation.violations or (), o.allowed,
                                       profile=o.profile) for o in self.observed)
-            + tuple(stream_seen(title, 0, violations) for title, violations in self.checked),
+            + tuple(stream_seen(title, 0, violations) for title, violations in self.checked)
+            + tuple(stream_seen(f"{s.title} · the socket", len(s.frames), s.violations) for s in self.sockets),
             expectations=tuple(self.expectations), not_shown=tuple(sorted(set(self.not_shown))), observed=True,
             data={"setup": self.setup.name, "mode": self.mode.value})
 

@@ -93,9 +93,10 @@ def client(setup: str | None = None, mode: str | InferenceMode | None = None, *,
     name, url, key = _settings(setup, base_url, api_key, session.mode, session.store.root)
     http = http or _default_http()
     inner = None if session.mode is InferenceMode.REPLAY else http.HTTPTransport()
-    http_client = http.Client(transport=RecordReplayTransport(session, inner), timeout=kwargs.pop("timeout", 600.0),
-                              follow_redirects=True)
-    return openai.OpenAI(api_key=key, base_url=url, http_client=http_client, max_retries=max_retries, **kwargs)
+    transport = RecordReplayTransport(session, inner)
+    http_client = http.Client(transport=transport, timeout=kwargs.pop("timeout", 600.0), follow_redirects=True)
+    return openai.OpenAI(api_key=key, base_url=url, http_client=http_client, max_retries=max_retries,
+                         **_with_sockets(transport, session, url, kwargs))
 
 
 def async_client(setup: str | None = None, mode: str | InferenceMode | None = None, *, base_url: str | None = None,
@@ -107,9 +108,28 @@ def async_client(setup: str | None = None, mode: str | InferenceMode | None = No
     name, url, key = _settings(setup, base_url, api_key, session.mode, session.store.root)
     http = http or _default_http()
     inner = None if session.mode is InferenceMode.REPLAY else http.AsyncHTTPTransport()
-    http_client = http.AsyncClient(transport=AsyncRecordReplayTransport(session, inner),
-                                   timeout=kwargs.pop("timeout", 600.0), follow_redirects=True)
-    return openai.AsyncOpenAI(api_key=key, base_url=url, http_client=http_client, max_retries=max_retries, **kwargs)
+    transport = AsyncRecordReplayTransport(session, inner)
+    http_client = http.AsyncClient(transport=transport, timeout=kwargs.pop("timeout", 600.0), follow_redirects=True)
+    return openai.AsyncOpenAI(api_key=key, base_url=url, http_client=http_client, max_retries=max_retries,
+                              **_with_sockets(transport, session, url, kwargs))
+
+
+def _with_sockets(transport: Any, session: RecordReplaySession, url: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The SDK's options, its WebSocket mode (`responses.connect()`) pointed at the kit's loopback relay unless
+    live (or the caller chose a `websocket_base_url`); the transport keeps the relay's route alive."""
+    if session.mode is InferenceMode.LIVE or kwargs.get("websocket_base_url"):
+        return kwargs
+    from kit.recording.socket_relay import SocketRelay
+
+    route, socket_url = SocketRelay.shared().register(session, None if session.mode is InferenceMode.REPLAY
+                                                      else url)
+    transport.socket_route = route
+    return {**kwargs, "websocket_base_url": socket_url}
+
+
+def socket_route_of(client_: openai.OpenAI | openai.AsyncOpenAI) -> Any:
+    """The kit relay's route behind a kit client's WebSocket mode (its replay misses), or None when live."""
+    return getattr(client_._client._transport, "socket_route", None)  # type: ignore[attr-defined]
 
 
 def session_of(client_: openai.OpenAI | openai.AsyncOpenAI) -> RecordReplaySession:

@@ -80,6 +80,28 @@ def _check_sse(sse: Any, problems: list[str]) -> None:
                 _expect(isinstance(event[name], str), f"{where}.{name}", "a string", event[name], problems)
 
 
+def _check_frames(frames: Any, problems: list[str]) -> None:
+    """A WebSocket session's frames: each {t: seconds >= 0, from: client|server, json|text|base64}, in order."""
+    if not _expect(isinstance(frames, list), "response.frames", "a list of frame objects", frames, problems):
+        return
+    last = 0.0
+    for i, frame in enumerate(frames):
+        where = f"response.frames[{i}]"
+        if not _expect(isinstance(frame, dict), where, "a frame object", frame, problems):
+            return
+        t = frame.get("t")
+        if not _expect(_is_number(t) and t >= last, f"{where}.t",
+                       f"seconds since the connection opened, >= the previous frame's ({last})", t, problems):
+            return  # one message for a broken list is enough
+        last = t
+        if not _expect(frame.get("from") in ("client", "server"), f"{where}.from", '"client" or "server"',
+                       frame.get("from"), problems):
+            return
+        payloads = [name for name in ("json", "text", "base64") if name in frame]
+        if not _expect(len(payloads) == 1, where, "exactly one of json, text, base64", sorted(frame), problems):
+            return
+
+
 def _check_response(response: dict[str, Any], problems: list[str]) -> None:
     status = response.get("status")
     _expect(_is_int(status) and 100 <= status <= 599, "response.status", "an HTTP status (an integer 100-599)",
@@ -91,6 +113,15 @@ def _check_response(response: dict[str, Any], problems: list[str]) -> None:
         problems.append(f"response: expected at most one body (sse, json, text or base64), found {', '.join(bodies)}")
     if "sse" in response:
         _check_sse(response["sse"], problems)
+    if "frames" in response:
+        _check_frames(response["frames"], problems)
+    if "close" in response:
+        close = response["close"]
+        if _expect(isinstance(close, dict), "response.close", "an object {by, code, reason}", close, problems):
+            _expect(close.get("by") in ("client", "server"), "response.close.by", '"client" or "server"',
+                    close.get("by"), problems)
+            _expect(close.get("code") is None or _is_int(close.get("code")), "response.close.code",
+                    "an integer or null", close.get("code"), problems)
     if "text" in response:
         _expect(isinstance(response["text"], str), "response.text", "a string", response["text"], problems)
     if "base64" in response:

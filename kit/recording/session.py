@@ -211,23 +211,31 @@ class RecordReplaySession:
             closed_by = CLOSED_BY_CONSUMER  # closed after chat's end marker: nothing of the answer is missing
         if closed_by is not None:
             stored["closed_early"] = {"by": closed_by, "after_bytes": len(body), "after_chunks": len(chunks)}
+        self.keep(request, occurrence, self.stored_request(request, raw_request), stored, duration,
+                  _versions(raw_request), {"decompressed response body": decoded} if decoded else {})
+
+    def keep(self, request: CanonicalRequest, occurrence: int, stored_request: dict[str, Any],
+             stored_response: dict[str, Any], duration: float, versions: dict[str, str],
+             also_checked: dict[str, Any] | None = None) -> Path:
+        """Write one recording (HTTP or WebSocket) with its metadata, after refusing any credential left in it."""
         meta = {
             "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "recorded_at_epoch": round(time.time(), 3),
             "duration": round(duration, 6),
             "session": self.id,
             "model": request.model,
-            "versions": _versions(raw_request),
+            "versions": versions,
         }
         recording = Recording(key=request.key, occurrence=occurrence, setup=self.setup,
-                              request=self.stored_request(request, raw_request), response=stored, meta=meta)
+                              request=stored_request, response=stored_response, meta=meta)
         self.refuse_secrets(request, occurrence, {"request": recording.request, "response": recording.response,
-                                                  **({"decompressed response body": decoded} if decoded else {})})
+                                                  **(also_checked or {})})
         path = self.store.write(recording, request, session_started=self.started)
         with self._lock:  # recording a file is using it
             self._used.add(path)
             self._unsaved.append(path)
             _PENDING_USAGE.add(self)
+        return path
 
     # -- replaying -------------------------------------------------------------------
     def replay_plan(self, recording: Recording, error_for: Callable[[dict[str, Any]], BaseException]
@@ -327,9 +335,9 @@ def _sorted(value: Any) -> Any:
     return value
 
 
-def _versions(request: Any) -> dict[str, str]:
+def _versions(request: Any, transport: str | None = None) -> dict[str, str]:
     out = {}
-    for name in ("openai", type(request).__module__.split(".")[0]):
+    for name in ("openai", transport or type(request).__module__.split(".")[0]):
         module = sys.modules.get(name)
         if module is not None:
             out[name] = getattr(module, "__version__", "?")

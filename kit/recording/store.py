@@ -217,6 +217,8 @@ def dump_recording(recording: Recording) -> str:
         sse = dict(response["sse"])
         events, sse["events"] = sse["events"], _EVENTS
         response["sse"] = sse
+    elif "frames" in response:  # a WebSocket session: one frame per line, as SSE events are
+        events, response["frames"] = response["frames"], _EVENTS
     if "chunks" in response:
         chunks, response["chunks"] = response["chunks"], _CHUNKS
     text = json.dumps({**data, "response": response}, indent=1, ensure_ascii=False)

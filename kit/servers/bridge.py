@@ -49,8 +49,8 @@ from kit.servers.process import (
     temp_log_path,
 )
 
-SERVER_MODULES = ("starlette", "uvicorn", "python_multipart")
-INSTALL_HINT = 'pip install -e "."  (starlette, uvicorn and python-multipart are core dependencies)'
+SERVER_MODULES = ("starlette", "uvicorn", "python_multipart", "websockets")
+INSTALL_HINT = 'pip install -e "."  (starlette, uvicorn, python-multipart and websockets are core dependencies)'
 
 
 class UpstreamDown(LocalServerError):

@@ -280,8 +280,8 @@ def test_the_rule_table_is_the_catalog() -> None:
         if re.match(r"^\| [a-z]+\.[a-z0-9-]+ \|", line)
     ]
     catalog = {row[0]: SEVERITY_COLUMN[row[2]] for row in rows}
-    assert len(catalog) == 65  # 49 Responses stream rules, 11 chat rules, 4 across requests (kit.events.across),
-    # 1 over error answers (kit.events.error_object)
+    assert len(catalog) == 70  # 49 Responses stream rules, 11 chat rules, 4 across requests (kit.events.across),
+    # 1 over error answers (kit.events.error_object), 5 of WebSocket mode (kit.events.socket)
     assert {rule_id: (rule.openai, rule.openresponses, rule.core) for rule_id, rule in RULES.items()} == catalog
     chat = {row[0]: {"E (chat)": "error", "W (chat)": "warning"}[row[2]] for row in rows if row[2].endswith("(chat)")}
     assert {rule_id: rule.chat for rule_id, rule in RULES.items() if rule.chat} == {**chat, **CHAT_WIRE}

@@ -15,6 +15,9 @@ and one module per concern of routes:
   before any upstream call; an upstream failure during a stream is the
   bridge's `error` + `response.failed`; without streaming, a failed response
   is the HTTP error it maps to.
+- `websocket`: the same `/v1/responses` in WebSocket mode (`client.responses.connect()`): one
+  `response.create` per turn, one JSON text frame per event, `previous_response_id` held per connection,
+  `stream_id` lanes, error frames in OpenAI's WebSocket shape; the same door and upstream path.
 - `files`: files and vector stores (`/v1/files`, `/v1/vector_stores[...]`) over
   `kit.bridge.VectorStores`, so hosted `file_search` works for a client that
   creates its stores through the API, as it would on OpenAI.

@@ -45,7 +45,7 @@ def create_app(config: BridgeConfig) -> Any:
     from starlette.middleware import Middleware
     from starlette.responses import JSONResponse
 
-    from kit.servers.bridge_app import files, passthrough, responses, stateful
+    from kit.servers.bridge_app import files, passthrough, responses, stateful, websocket
     from kit.servers.bridge_app.guard import RequestRefused
 
     state = BridgeState.open(config)
@@ -70,7 +70,7 @@ def create_app(config: BridgeConfig) -> Any:
         return JSONResponse(error_body(f"the bridge failed: {type(exc).__name__}", type_="server_error",
                                        code="server_error"), 500)
 
-    app = Starlette(routes=[*passthrough.ROUTES[:1], *responses.ROUTES, *stateful.ROUTES, *files.ROUTES, *passthrough.ROUTES[1:]],
+    app = Starlette(routes=[*passthrough.ROUTES[:1], *responses.ROUTES, *websocket.ROUTES, *stateful.ROUTES, *files.ROUTES, *passthrough.ROUTES[1:]],
                     lifespan=lifespan, middleware=[Middleware(Guard, config=config)],
                     exception_handlers={RequestRefused: refused, HTTPException: http_error, Exception: bug})
     app.state.bridge = state
@@ -85,7 +85,8 @@ def serve_forever(config: BridgeConfig, host: str = DEFAULT_HOST, port: int = 80
 
     check_exposure(host, config.api_key)
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False,
-                timeout_graceful_shutdown=5, http=guarded_protocol(config.header_timeout))
+                timeout_graceful_shutdown=5, http=guarded_protocol(config.header_timeout),
+                ws_max_size=config.max_body_bytes)  # a WebSocket message has the JSON body's cap
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from kit.servers.bridge_app.wire import BridgeConfig, error_body, is_loopback, scrub
+from kit.servers.bridge_app.wire import REDACTED, BridgeConfig, error_body, is_loopback, scrub
 
 log = logging.getLogger("kit.servers.bridge")
 
@@ -62,6 +62,9 @@ class Guard:
         self.secrets = tuple(s.encode() for s in config.secrets)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self.socket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -75,6 +78,35 @@ class Guard:
             return
         cap = self.config.max_upload_bytes if scope["path"] == UPLOAD_PATH else self.config.max_body_bytes
         await self.app(scope, _guarded_receive(receive, cap, self.config.body_timeout), send)
+
+    async def socket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket upgrade meets the same door: refused (the HTTP answer itself, where the server can send
+        one) before it is accepted; once accepted, every text frame sent has the secrets replaced."""
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or ()}
+        secrets = self.secrets + _caller_token(headers)
+        refusal = self.refusal(scope, headers)
+        if refusal is not None:
+            if (await receive())["type"] != "websocket.connect":
+                return
+            if "websocket.http.response" in (scope.get("extensions") or {}):
+                start, body = error_response(refusal.status, refusal.body())
+                await send({**start, "type": "websocket.http.response.start"})
+                await send({**body, "type": "websocket.http.response.body"})
+            else:
+                await send({"type": "websocket.close", "code": 1008, "reason": str(refusal)[:120]})
+            return
+        if secrets:
+            inner, text_secrets = send, tuple(s.decode("latin-1") for s in secrets)
+
+            async def send(message: Message) -> None:  # noqa: F811 - the same send, scrubbed
+                if message["type"] == "websocket.send" and message.get("text"):
+                    text = message["text"]
+                    for secret in text_secrets:
+                        text = text.replace(secret, REDACTED)
+                    message = {**message, "text": text}
+                await inner(message)
+
+        await self.app(scope, receive, send)
 
     def refusal(self, scope: Scope, headers: dict[str, str]) -> RequestRefused | None:
         """Why the request is refused before its body is read, or None."""
@@ -92,7 +124,7 @@ class Guard:
                                                                      self.config.api_key.encode()):
                 return RequestRefused(401, "Incorrect or missing API key: send the bridge's key (--api-key / "
                                            "$KIT_BRIDGE_API_KEY) as `Authorization: Bearer <key>`", "invalid_api_key")
-        if scope["method"] in ("POST", "PUT", "PATCH"):
+        if scope.get("method") in ("POST", "PUT", "PATCH"):
             wanted = "multipart/form-data" if scope["path"] == UPLOAD_PATH else "application/json"
             if headers.get("content-type", "").partition(";")[0].strip().lower() != wanted:
                 return RequestRefused(415, f"{scope['method']} {scope['path']} takes content-type {wanted}, not "
@@ -199,6 +231,12 @@ def guarded_protocol(header_timeout: float) -> type[H11Protocol]:
             if not self.transport.is_closing():
                 self._arm()  # before: a pipelined request the parent starts now is a new cycle
             super().on_response_complete()
+
+        def handle_websocket_upgrade(self, event: Any) -> None:
+            if self._header_timer is not None:  # the headers came: the socket now lives as long as it is used
+                self._header_timer.cancel()
+                self._header_timer = None
+            super().handle_websocket_upgrade(event)
 
         def connection_lost(self, exc: Exception | None) -> None:
             if self._header_timer is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 from starlette.requests import Request
@@ -72,22 +72,31 @@ class Progress:
         return [error, {"type": "response.failed", "sequence_number": self.sequence + 2, "response": response}]
 
 
+def request_problem(body: dict[str, Any], models: Iterable[str] = ()) -> tuple[str, str, str] | None:
+    """What makes a create request unreadable before any state or upstream call (message, code, param), or None:
+    the same for `POST /v1/responses` and a WebSocket `response.create`. `models`: the ones the bridge serves
+    (`--model`; none: any)."""
+    if not isinstance(body.get("model"), str) or not body.get("model"):
+        return "Missing required parameter: 'model' (a string).", "missing_required_parameter", "model"
+    if body.get("input") is None:
+        return "Missing required parameter: 'input'.", "missing_required_parameter", "input"
+    if not isinstance(body.get("stream", False), (bool, type(None))):
+        return "'stream' must be a boolean", "invalid_type", "stream"
+    models = set(models)
+    if models and body["model"] not in models:
+        return f"The requested model '{body['model']}' does not exist.", "model_not_found", "model"
+    return None
+
+
 async def responses(request: Request) -> Response:
     state = bridge_of(request)
     body = await json_body(request)
     if isinstance(body, JSONResponse):
         return body
-    if not isinstance(body.get("model"), str) or not body.get("model"):
-        return JSONResponse(error_body("Missing required parameter: 'model' (a string).",
-                                       code="missing_required_parameter", param="model"), 400)
-    if body.get("input") is None:
-        return JSONResponse(error_body("Missing required parameter: 'input'.", code="missing_required_parameter",
-                                       param="input"), 400)
-    if not isinstance(body.get("stream", False), (bool, type(None))):
-        return JSONResponse(error_body("'stream' must be a boolean", code="invalid_type", param="stream"), 400)
-    if state.config.models and body["model"] not in state.config.models:
-        return JSONResponse(error_body(f"The requested model '{body['model']}' does not exist.",
-                                       code="model_not_found", param="model"), 400)
+    problem = request_problem(body, state.config.models)
+    if problem is not None:
+        message, code, param = problem
+        return JSONResponse(error_body(message, code=code, param=param), 400)
     try:  # previous_response_id, conversation, store, background: resolved by the bridge's own state
         response_id, turn = await run_in_threadpool(state.turns.begin, body)
     except StateError as exc:

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -30,6 +30,7 @@ from starlette.routing import Route
 from kit.bridge.conversation import (
     TERMINAL_STATUSES,
     StateError,
+    StoredTurn,
     Turn,
     conversation_items_after,
     input_items,
@@ -54,14 +55,16 @@ class Turns:
         self._calls: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def begin(self, body: Mapping[str, Any]) -> tuple[str, Turn]:
-        """A new response id and the resolved turn; a 404 StateError for an id the store does not hold."""
+    def begin(self, body: Mapping[str, Any], held: Callable[[str], StoredTurn | None] | None = None
+              ) -> tuple[str, Turn]:
+        """A new response id and the resolved turn; a 404 StateError for an id the store does not hold.
+        `held` looks up responses a WebSocket connection keeps itself (store:false included) before the store."""
         response_id = f"resp_{uuid.uuid4().hex}"
         prefix = f"msg_{uuid.uuid4().hex}"  # not the response's: its output items are msg_<response>_<n>
         turn = resolve_turn(body, item_prefix=prefix)  # the request's own contradictions first: a 400
         previous_id = turn.echo["previous_response_id"]
         if previous_id:
-            previous = self.store.turn(previous_id)
+            previous = (held(previous_id) if held else None) or self.store.turn(previous_id)
             if previous is None:
                 raise StateError(f"Previous response with id '{previous_id}' not found.", status=404,
                                  param="previous_response_id", code="previous_response_not_found")

@@ -128,3 +128,33 @@ def stream_failure_event(message: str, sequence_number: int) -> dict[str, Any]:
 def derived_id(prefix: str, *parts: str, length: int = 24) -> str:
     """An id from content: the same uploads give the same ids, so recordings of them are stable."""
     return prefix + hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:length]
+
+
+# -- WebSocket mode: one JSON text frame per event --------------------------------------------------------------
+
+
+def ws_error_frame(message: str, *, status: int | None = None, type_: str = "invalid_request_error",
+                   code: str | None = None, param: str | None = None, stream_id: str | None = None,
+                   sequence_number: int | None = None) -> dict[str, Any]:
+    """The `error` frame of Responses WebSocket mode (the openai SDK's `ResponseWsError`): the error object nested
+    under `error`, the HTTP status a request refused before streaming would have had, the lane echoed."""
+    frame: dict[str, Any] = {"type": "error", "error": {"type": type_, "code": code, "message": message,
+                                                        "param": param}}
+    if status is not None:
+        frame["status"] = status
+    if sequence_number is not None:
+        frame["sequence_number"] = sequence_number
+    if stream_id is not None:
+        frame["stream_id"] = stream_id
+    return frame
+
+
+def ws_frame(event: Mapping[str, Any], stream_id: str | None) -> dict[str, Any]:
+    """A streamed event as its WebSocket frame: the lane echoed on it, and an SSE-shaped `error` event (its code
+    and message at the top) in the WebSocket error shape."""
+    if event.get("type") == "error" and not isinstance(event.get("error"), Mapping):
+        code = event.get("code")
+        return ws_error_frame(str(event.get("message") or "the response failed"), code=code, param=event.get("param"),
+                              type_="server_error" if code in (None, "server_error") else "upstream_error",
+                              stream_id=stream_id, sequence_number=event.get("sequence_number"))
+    return {**event, "stream_id": stream_id} if stream_id is not None else dict(event)
