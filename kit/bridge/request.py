@@ -233,13 +233,13 @@ def _message(item: Mapping[str, Any], where: str) -> dict[str, Any]:
             message["refusal"] = "".join(refusals)
         return message
     parts = [_content_part(part, f"{where}.content[{k}]") for k, part in enumerate(content)]
+    if _has_file(content) and all(p["type"] == "text" for p in parts):
+        # a file read as text: one string, since llama.cpp answers list content with an empty stream
+        return {"role": role, "content": "\n\n".join(p["text"] for p in parts)}
     if role == "system" or all(p["type"] == "text" for p in parts):
         # Text alone goes as a string, which every chat template takes: llama-cpp-python answers a streamed
         # list of text parts with HTTP 200 and an empty body (the served bridge's history does the same).
         return {"role": role, "content": "".join(p["text"] for p in parts if p["type"] == "text")}
-    if _has_file(content) and all(p["type"] == "text" for p in parts):
-        # a file read as text: one string, since llama.cpp answers list content with an empty stream
-        return {"role": role, "content": "\n\n".join(p["text"] for p in parts)}
     return {"role": role, "content": parts}
 
 

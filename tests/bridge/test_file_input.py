@@ -72,4 +72,4 @@ def test_file_ids_are_resolved_from_the_servers_uploads() -> None:
 def test_string_input_and_messages_without_files_are_left_alone() -> None:
     assert resolve_file_ids({"model": "m", "input": "hi"}, {}.get) == {"model": "m", "input": "hi"}
     chat = to_chat_request({"model": "m", "input": [{"role": "user", "content": [{"type": "input_text", "text": "a"}]}]})
-    assert chat["messages"] == [{"role": "user", "content": [{"type": "text", "text": "a"}]}]
+    assert chat["messages"] == [{"role": "user", "content": "a"}]  # text alone goes as a string (test_request.py)
