@@ -39,7 +39,7 @@ STATE_ROUTES: tuple[StateRoute, ...] = (
     StateRoute("conversations", "responses/conversations", "POST", "/v1/conversations"),
     StateRoute("background", "responses/background_mode", "POST", "/v1/responses", body_field="background"),
     StateRoute("cancel", "responses/background_mode", "POST", "/v1/responses/{id}/cancel"),
-    StateRoute("resume", "responses/background_mode", "GET", "/v1/responses/{id}", query="starting_after"),
+    StateRoute("resume", "responses/background_resume", "GET", "/v1/responses/{id}", query="starting_after"),
 )
 
 
