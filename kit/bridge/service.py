@@ -102,19 +102,9 @@ def stream_response(
         if translator.finished or not calls or translator.finish_reason in INCOMPLETE_REASONS:
             break
         round_items = translator.output[first_item:]
-        tool_messages = []
-        for call in calls:
-            if call.name != SEARCH_TOOL_NAME and call.name in translator.hosted_tool_names:
-                content = yield from servers.handle(translator, call)
-                if content is not None:
-                    tool_messages.append({"role": "tool", "tool_call_id": call.call_id, "content": content})
-                continue
-            assert stores is not None
-            results = yield from _search(translator, stores, searching, call)
-            if translator.finished:
-                return
-            tool_messages.append({"role": "tool", "tool_call_id": call.call_id,
-                                  "content": search_results_text(results)})
+        tool_messages = yield from _hosted_results(translator, calls, servers, stores, searching)
+        if tool_messages is None:
+            return
         if servers.awaiting_approval or any(item["type"] == "function_call" for item in round_items):
             break  # the client has calls of its own to run or approve: the response ends here, as OpenAI's does
         messages += [_assistant_turn(round_items, calls), *tool_messages]
@@ -122,6 +112,25 @@ def stream_response(
             chat = {**chat, "tool_choice": "auto"}  # a forced search is done: the model may answer now
         translator.next_round()
     yield from translator.finish()
+
+
+def _hosted_results(translator: ChatToResponses, calls: list[HostedCall], servers: Any, stores: VectorStores | None,
+                    searching: list[dict[str, Any]]) -> Generator[Event, None, list[dict[str, Any]] | None]:
+    """Run a round's hosted calls (MCP tools through `servers`, file search over `stores`), streaming their
+    items; the tool messages for the next round, or None when the response ended meanwhile."""
+    tool_messages: list[dict[str, Any]] = []
+    for call in calls:
+        if call.name != SEARCH_TOOL_NAME and call.name in translator.hosted_tool_names:
+            content = yield from servers.handle(translator, call)
+            if content is not None:
+                tool_messages.append({"role": "tool", "tool_call_id": call.call_id, "content": content})
+            continue
+        assert stores is not None
+        results = yield from _search(translator, stores, searching, call)
+        if translator.finished:
+            return None
+        tool_messages.append({"role": "tool", "tool_call_id": call.call_id, "content": search_results_text(results)})
+    return tool_messages
 
 
 def _with_files(request: Mapping[str, Any], files: FileLookup | None) -> Mapping[str, Any]:
