@@ -125,6 +125,12 @@ class Scenario(Expectations):
         """Local vector stores for bridged file search, in a folder of this run (ids are deterministic)."""
         return self._store_helper().local
 
+    def _search_stores(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """The in-process bridge's stores, for a request that searches (no folder is made for one that does not)."""
+        from kit.bridge.request import search_tools
+
+        return {"stores": self.stores} if search_tools(request) else {}
+
     def _store_helper(self) -> ScenarioStores:
         if self._stores is None:
             self._stores = ScenarioStores(self.setup, lambda: self.client)
@@ -172,8 +178,8 @@ class Scenario(Expectations):
         before = len(self.observed)
         options: dict[str, Any] = {}
         if route == "bridge":  # the in-process bridge: its upstream chat bodies are streams this notebook collects
-            options = {"stores": self.stores, "mcp": self._mcp_connector(),
-                       "upstream": self._upstream_observer(title, show)}
+            options = {"mcp": self._mcp_connector(), "upstream": self._upstream_observer(title, show),
+                       **self._search_stores(request)}
         events = responses_events(self.client, self.setup, {"model": self.text_model, **request}, route=route,
                                   **options)
         stream = self._consume(events, title, show, sink)
@@ -202,7 +208,7 @@ class Scenario(Expectations):
         from kit.sources import responses_object
 
         route = via or self.setup.responses
-        options = {"stores": self.stores} if route == "bridge" else {}
+        options = self._search_stores(request) if route == "bridge" else {}
         response = responses_object(self.client, self.setup, {"model": self.text_model, **request}, route=route,
                                     **options)
         if show:

@@ -20,13 +20,18 @@ class ScenarioStores:
 
     @property
     def local(self) -> Any:
-        """Local vector stores (`kit.bridge.VectorStores`) in a temporary folder of this run."""
+        """Local vector stores (`kit.bridge.VectorStores`) in a temporary folder of this run, made when first
+        needed and removed with this object (or at the process's exit)."""
         if self._local is None:
+            import shutil
             import tempfile
+            import weakref
 
             from kit.bridge import VectorStores
 
-            self._local = VectorStores(tempfile.mkdtemp(prefix="kit-stores-"))
+            folder = tempfile.mkdtemp(prefix="kit-stores-")
+            self._local = VectorStores(folder)
+            weakref.finalize(self, shutil.rmtree, folder, True)
         return self._local
 
     def create(self, name: str, files: dict[str, str]) -> str:
