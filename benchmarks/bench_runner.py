@@ -1,6 +1,6 @@
 """Runner cost: per notebook, `kit run` (replay) against bare papermill on the same notebooks; the default matrix.
 
-    python benchmarks/bench_runner.py [--repeat 3] [--pattern responses/s*] [--setup local] [--skip-matrix]
+    python benchmarks/bench_runner.py [--repeat 3] [--pattern "responses/[ilm]*"] [--setup local] [--skip-matrix]
 
 Per notebook: the real suite notebooks `--pattern` selects, on the setup given (default `local`), replayed
 from the committed recordings. Each is executed by bare `papermill.execute_notebook` (the default python3
@@ -106,7 +106,10 @@ def matrix(setups: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--pattern", default="responses/s*", help="Notebooks timed per notebook (default: responses/s*).")
+    parser.add_argument("--pattern", default="responses/[ilm]*",
+                        help="Notebooks timed per notebook, all runnable on the setup (default: responses/[ilm]*: "
+                             "instructions, logprobs, mcp_tools, multi_turn_input; responses/s* now holds stored_responses, "
+                             "which stops as unsupported on local).")
     parser.add_argument("--setup", action="append", default=[], help="Setup(s); the first is timed per notebook.")
     parser.add_argument("--skip-matrix", action="store_true")
     args = parser.parse_args()
