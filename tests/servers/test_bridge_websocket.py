@@ -11,6 +11,7 @@ upstream of tests/servers/hostile.py.
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time
 from typing import Any
@@ -155,15 +156,16 @@ def test_a_request_the_bridge_cannot_take_is_an_error_frame_and_the_socket_stays
 
 
 def test_browsers_and_keyless_clients_are_refused_at_the_upgrade(upstream: LoopbackServer) -> None:
-    config = BridgeConfig(upstream=upstream.base_url, api_key="bridge-client-key-42", bind_host="127.0.0.1")
+    key = secrets.token_urlsafe(16)  # made at run time: no key-shaped literal in the tree
+    config = BridgeConfig(upstream=upstream.base_url, api_key=key, bind_host="127.0.0.1")
     with bridge_in_process(config) as url:
         socket_url = url.replace("http", "ws", 1) + "/responses"
         with pytest.raises(websockets.exceptions.InvalidStatus) as keyless:
             ws_connect(socket_url)
         with pytest.raises(websockets.exceptions.InvalidStatus) as browser:
             ws_connect(socket_url, origin="http://evil.example", additional_headers={
-                "authorization": "Bearer bridge-client-key-42"})
-        with ws_connect(socket_url, additional_headers={"authorization": "Bearer bridge-client-key-42"}) as ok:
+                "authorization": f"Bearer {key}"})
+        with ws_connect(socket_url, additional_headers={"authorization": f"Bearer {key}"}) as ok:
             ok.send(json.dumps({"type": "response.create", "model": "m", "input": "hi", "store": False,
                                 "user": f"fixture:{TEXT}"}))
             assert json.loads(ok.recv(timeout=10))["type"] == "response.created"
