@@ -37,7 +37,7 @@ from kit.notebook.files import expect_file_read, file_data_url, files_route_refu
 from kit.notebook import turns  # noqa: F401  (notebooks reach it as nb.turns)
 from kit.notebook.free_form import inspect_capture, playground
 from kit.notebook.mcp import approval_request, check_approval_request, check_mcp_call, mcp_tool
-from kit.notebook.refusals import stream_or_missed
+from kit.notebook.refusals import ROUTE_MISSING
 from kit.notebook.scenario import Scenario, start
 
-__all__ = ["approval_request", "CapabilityMissing", "chat_table", "chat_text", "check_approval_request", "check_mcp_call", "expect_chat", "expect_embeddings", "expect_file_citations", "expect_file_read", "expect_function_call", "expect_items", "expect_reasoning", "expect_refusal", "expect_status", "expect_text", "file_data_url", "files_route_refused", "inspect_capture", "mcp_tool", "playground", "Scenario", "solid_png", "start", "stream_or_missed", "StreamCheckFailed", "turns"]
+__all__ = ["approval_request", "CapabilityMissing", "chat_table", "chat_text", "check_approval_request", "check_mcp_call", "expect_chat", "expect_embeddings", "expect_file_citations", "expect_file_read", "expect_function_call", "expect_items", "expect_reasoning", "expect_refusal", "expect_status", "expect_text", "file_data_url", "files_route_refused", "inspect_capture", "mcp_tool", "playground", "ROUTE_MISSING", "Scenario", "solid_png", "start", "StreamCheckFailed", "turns"]

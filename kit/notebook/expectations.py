@@ -56,17 +56,21 @@ class Expectations:
         return stream
 
     def expect_accepted(self, request: dict[str, Any], *, title: str | None = None,
-                        expectation: str = "expect.input-accepted") -> Stream | None:
+                        expectation: str = "expect.input-accepted",
+                        unsupported: frozenset[int] = frozenset()) -> Stream | None:
         """Send a valid request that the server must answer: an HTTP error instead is recorded as the missed
-        `expectation`, quoting the server's answer, for the runner to judge (None comes back: nothing to check)."""
+        `expectation`, quoting the server's answer, for the runner to judge (None comes back: nothing to check).
+        An answer with one of `unsupported` (e.g. `kit.notebook.refusals.ROUTE_MISSING`: the server lacks the
+        route) stops the notebook as unsupported instead, quoting it."""
         import openai
 
         from kit.notebook.refusals import refusal_text
 
         try:
-            return self.responses_stream(request, title=title)
+            with self.refused_as_unsupported(title or "request", statuses=unsupported):  # the bridge's own refusal too
+                return self.responses_stream(request, title=title)
         except openai.APIStatusError as exc:
-            self.missed(expectation, f"{title or 'request'}: {refusal_text(exc)}"[:600])
+            self.missed(expectation, f"{title or 'request'}: the server answered {refusal_text(exc)}"[:600])
             return None
 
     def expect_answer(self, stream: Stream, *, uses: Iterable[str] = (),

@@ -30,10 +30,8 @@ def expect_file_read(scenario: Any, request: dict[str, Any], *, contains: str, t
     a refusal (4xx, 501) stops the notebook as unsupported, quoting it. Returns the stream, or None.
     """
     from kit.notebook.checks import expect_text
-    from kit.notebook.refusals import stream_or_missed
-
-    stream = stream_or_missed(scenario, request, expectation="expect.file-read", title=title,
-                              unsupported=frozenset({400, 404, 405, 415, 422, 501}))
+    stream = scenario.expect_accepted(request, expectation="expect.file-read", title=title,
+                                      unsupported=frozenset({400, 404, 405, 415, 422, 501}))
     if stream is None:
         return None
     scenario.check(stream)

@@ -12,7 +12,6 @@ quoted as the bridge's. Any other error propagates.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 from contextlib import contextmanager
 
 import openai
@@ -58,17 +57,4 @@ def refused_as_unsupported(
         raise
     except UnsupportedParameter as exc:
         raise CapabilityMissing(f"{setup} does not support {feature}: the kit's in-process bridge refused it: {exc}") from exc
-
-
-def stream_or_missed(scenario: Any, request: dict[str, Any], *, expectation: str, title: str,
-                     unsupported: frozenset[int] = ROUTE_MISSING) -> Any:
-    """A Responses stream, or None with `expectation` recorded as missed, quoting the server's answer, when the
-    server answers an HTTP error instead (a peer that rejects or fails a request the API allows). An answer
-    with one of `unsupported` stops the notebook as unsupported instead, quoting it."""
-    try:
-        with scenario.refused_as_unsupported(title, statuses=unsupported):
-            return scenario.responses_stream(request, title=title)
-    except openai.APIStatusError as exc:
-        scenario.missed(expectation, f"{title}: the server answered {refusal_text(exc)}")
-        return None
 
