@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -37,11 +38,16 @@ def report(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Report:
     return build_report(tmp_path_factory.mktemp("report") / "reports")
 
 
-@pytest.fixture
-def context(browser: Any) -> Iterator[Any]:
+def _offline_context(browser: Any) -> Any:
     """A 1280 px wide context that refuses the network: any http(s) request is aborted (and reported)."""
     ctx = browser.new_context(viewport={"width": WIDTH, "height": 900})
     ctx.route(re.compile(r"^(https?|wss?|ftp)://"), lambda route: route.abort())
+    return ctx
+
+
+@pytest.fixture
+def context(browser: Any) -> Iterator[Any]:
+    ctx = _offline_context(browser)
     yield ctx
     ctx.close()
 
@@ -66,20 +72,79 @@ def open_page(ctx: Any, path: Path, report: Report) -> OpenPage:
     return OpenPage(ctx, path, report.root)
 
 
-def test_every_page_loads_offline_without_console_errors(context: Any, report: Report) -> None:
-    pages = report.pages()
-    assert len(pages) >= 1 + len(report.results["outcomes"]), f"report pages missing: {[p.name for p in pages]}"
+@dataclass
+class PageVisit:
+    """What one visit to a report page found, per concern; each every-page test asserts its own concern.
+
+    Every page is opened once for all of them: a report has ~35 pages, and visiting each once per concern took
+    44 s of the test suite's 15 minutes on 2 cores (issue 20); one visit each takes about 8 s."""
+
+    name: str
+    loading: list[str] = field(default_factory=list)  # network while offline, console errors, no <title>
+    broken_links: list[str] = field(default_factory=list)
+    links_checked: int = 0
+    unreadable: list[str] = field(default_factory=list)  # sideways scrolling, tall rows, cut-off tables
+    layout: list[str] = field(default_factory=list)  # _layout_problems
+
+
+@pytest.fixture(scope="module")
+def visits(browser: Any, report: Report) -> Iterator[list[PageVisit]]:
+    """Every page of the report, the index first, visited once at 1280 px with the network refused."""
+    ctx = _offline_context(browser)
+    try:
+        yield [_visit(ctx, path, report) for path in report.pages()]
+    finally:
+        ctx.close()
+
+
+def _visit(ctx: Any, path: Path, report: Report) -> PageVisit:
+    """The checks run on the loaded page; its network requests and console errors are read last, so a request
+    or an error the page's scripts make after `load` while the checks run is seen too. (Not `networkidle`: it
+    idles 500 ms on every page, a static report page makes no requests to wait for, and any it made would be
+    refused and counted.)"""
+    opened = open_page(ctx, path, report)
+    page = opened.page
+    visit = PageVisit(name=opened.name)
+    for link in _links(page):
+        visit.links_checked += 1
+        if problem := _check_link(page, link, opened.name):
+            visit.broken_links.append(problem)
+    visit.unreadable = _readability_problems(page, opened.name)
+    visit.layout = _layout_problems(page, opened.name)
+    if not page.title():
+        visit.loading.append(f"{opened.name}: no <title>")
+    if opened.requests:
+        visit.loading.append(f"{opened.name}: network request(s) while offline: {opened.requests[:5]}")
+    if opened.errors:
+        visit.loading.append(f"{opened.name}: {opened.errors[:5]}")
+    page.close()
+    return visit
+
+
+def _readability_problems(page: Any, name: str) -> list[str]:
     problems = []
-    for path in pages:
-        opened = open_page(context, path, report)
-        opened.page.wait_for_load_state("networkidle")
-        if opened.requests:
-            problems.append(f"{opened.name}: network request(s) while offline: {opened.requests[:5]}")
-        if opened.errors:
-            problems.append(f"{opened.name}: {opened.errors[:5]}")
-        if not opened.page.title():
-            problems.append(f"{opened.name}: no <title>")
-        opened.page.close()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    if width > WIDTH:
+        problems.append(f"{name}: the page is {width} px wide; it scrolls sideways at {WIDTH} px")
+    tall = page.evaluate("""() => [...document.querySelectorAll('table.dataframe tbody tr')].map(tr => {
+        const size = parseFloat(getComputedStyle(tr.querySelector('td') || tr).fontSize);
+        return [tr.getBoundingClientRect().height / size, tr.textContent.trim().slice(0, 60)];
+      }).filter(([ratio]) => ratio > 3.6)""")  # two lines at most: a long rules list may wrap once, nothing scrolls
+    if tall:
+        problems.append(f"{name}: {len(tall)} table row(s) wrap onto more than two lines, e.g. {tall[0][1]!r}")
+    hidden = page.evaluate("""() => [...document.querySelectorAll('.jp-OutputArea-output table')]
+        .filter(t => t.getBoundingClientRect().right > window.innerWidth)
+        .filter(t => { for (let e = t.parentElement; e; e = e.parentElement) {
+              const o = getComputedStyle(e).overflowX; if (o === 'auto' || o === 'scroll') return false; }
+            return true; }).length""")
+    if hidden:
+        problems.append(f"{name}: {hidden} table(s) cut off at the right with no way to scroll to the rest")
+    return problems
+
+
+def test_every_page_loads_offline_without_console_errors(visits: list[PageVisit], report: Report) -> None:
+    assert len(visits) >= 1 + len(report.results["outcomes"]), f"report pages missing: {[v.name for v in visits]}"
+    problems = [problem for visit in visits for problem in visit.loading]
     assert not problems, "\n".join(problems)
 
 
@@ -133,17 +198,10 @@ def test_every_matrix_link_resolves_and_opens_its_notebook(context: Any, report:
         opened.close()
 
 
-def test_links_on_every_notebook_page_resolve(context: Any, report: Report) -> None:
-    problems = []
-    checked = 0
-    for path in report.pages()[1:]:
-        opened = open_page(context, path, report)
-        for link in _links(opened.page):
-            checked += 1
-            if problem := _check_link(opened.page, link, opened.name):
-                problems.append(problem)
-        opened.page.close()
-    assert checked >= len(report.pages()) - 1, "every page links back to the index at least"
+def test_links_on_every_notebook_page_resolve(visits: list[PageVisit]) -> None:
+    pages = visits[1:]  # the index's own links: test_every_matrix_link_resolves_and_opens_its_notebook
+    assert sum(visit.links_checked for visit in pages) >= len(pages), "every page links back to the index at least"
+    problems = [problem for visit in pages for problem in visit.broken_links]
     assert not problems, "\n".join(problems)
 
 
@@ -225,28 +283,8 @@ def test_timeline_image_is_present(context: Any, report: Report) -> None:
         page.close()
 
 
-def test_pages_are_readable_at_1280px(context: Any, report: Report) -> None:
-    problems = []
-    for path in report.pages():
-        opened = open_page(context, path, report)
-        page = opened.page
-        width = page.evaluate("document.documentElement.scrollWidth")
-        if width > WIDTH:
-            problems.append(f"{opened.name}: the page is {width} px wide; it scrolls sideways at {WIDTH} px")
-        tall = page.evaluate("""() => [...document.querySelectorAll('table.dataframe tbody tr')].map(tr => {
-            const size = parseFloat(getComputedStyle(tr.querySelector('td') || tr).fontSize);
-            return [tr.getBoundingClientRect().height / size, tr.textContent.trim().slice(0, 60)];
-          }).filter(([ratio]) => ratio > 3.6)""")  # two lines at most: a long rules list may wrap once, nothing scrolls
-        if tall:
-            problems.append(f"{opened.name}: {len(tall)} table row(s) wrap onto more than two lines, e.g. {tall[0][1]!r}")
-        hidden = page.evaluate("""() => [...document.querySelectorAll('.jp-OutputArea-output table')]
-            .filter(t => t.getBoundingClientRect().right > window.innerWidth)
-            .filter(t => { for (let e = t.parentElement; e; e = e.parentElement) {
-                  const o = getComputedStyle(e).overflowX; if (o === 'auto' || o === 'scroll') return false; }
-                return true; }).length""")
-        if hidden:
-            problems.append(f"{opened.name}: {hidden} table(s) cut off at the right with no way to scroll to the rest")
-        opened.page.close()
+def test_pages_are_readable_at_1280px(visits: list[PageVisit]) -> None:
+    problems = [problem for visit in visits for problem in visit.unreadable]
     assert not problems, "\n".join(problems)
 
 
@@ -320,14 +358,12 @@ def test_a_page_with_known_findings_reads_verdict_request_answer_items_timeline(
     assert not problems and not opened.errors, "\n".join(problems + opened.errors)
 
 
-def test_every_report_page_keeps_to_the_layout_rules_at_1280px(context: Any, report: Report, output_dir: Path) -> None:
-    problems = []
-    for path in report.pages():
-        opened = open_page(context, path, report)
-        problems += _layout_problems(opened.page, opened.name)
-        if path == report.page_of("responses", "basic_streaming"):
-            opened.page.screenshot(path=str(output_dir / "passed_page.png"), full_page=True)
-            verdict = opened.page.locator(".kit-verdict")
-            assert verdict.get_attribute("data-status") == "passed" and "0 errors" in verdict.inner_text()
-        opened.page.close()
+def test_every_report_page_keeps_to_the_layout_rules_at_1280px(context: Any, report: Report, visits: list[PageVisit],
+                                                                output_dir: Path) -> None:
+    problems = [problem for visit in visits for problem in visit.layout]
+    opened = open_page(context, report.page_of("responses", "basic_streaming"), report)
+    opened.page.screenshot(path=str(output_dir / "passed_page.png"), full_page=True)
+    verdict = opened.page.locator(".kit-verdict")
+    assert verdict.get_attribute("data-status") == "passed" and "0 errors" in verdict.inner_text()
+    assert report.page_of("responses", "basic_streaming").name in {Path(v.name).name for v in visits}
     assert not problems, "\n".join(problems)
