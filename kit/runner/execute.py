@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
 import tempfile
+import threading
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,6 +140,8 @@ class KitKernelManager(AsyncKernelManager):
         return cmd
 
     async def _async_start_kernel(self, **kw: Any) -> None:
+        if _STOPPING.is_set():
+            raise RunStopped("the run was stopped (SIGINT/SIGTERM) before this notebook's kernel started")
         if self.kit_env:
             kw["env"] = dict(self.kit_env)
         if self.kit_cwd:
@@ -148,12 +153,63 @@ class KitKernelManager(AsyncKernelManager):
             kw["stdout"] = kw["stderr"] = log
             await super()._async_start_kernel(**kw)
 
+        with _RUNNING_LOCK:
+            _RUNNING.add(self)
+            stopping = _STOPPING.is_set()
+        if stopping:  # the run was stopped while this kernel started: it runs nothing
+            _interrupt(self)
+
     start_kernel = _async_start_kernel  # type: ignore[assignment]
 
     async def _async_interrupt_kernel(self) -> None:
         if getattr(self, "shutting_down", False) and self.kit_stop_at_once:
             return  # the notebook is done: no KeyboardInterrupt in the kernel's log on the way out
         await super()._async_interrupt_kernel()
+
+
+_RUNNING: weakref.WeakSet[KitKernelManager] = weakref.WeakSet()  # started by this process, in any job thread
+_RUNNING_LOCK = threading.Lock()
+_STOPPING = threading.Event()  # set by interrupt_running_kernels: a kernel that starts after it is interrupted too
+
+
+def interrupt_running_kernels() -> int:
+    """Send SIGINT to every kernel this process started that still runs; how many were signalled.
+
+    A stopped run (Ctrl-C, SIGTERM) does not start new notebooks, but the ones running would otherwise go on
+    until their cells end (up to --cell-timeout): the process waits for its job threads before it exits. The
+    interrupted cell fails with KeyboardInterrupt, as in Jupyter's own interrupt; a recording being written is
+    left marked interrupted, as after Ctrl-C in the notebook."""
+    with _RUNNING_LOCK:
+        _STOPPING.set()
+        managers = list(_RUNNING)
+    return sum(_interrupt(manager) for manager in managers)
+
+
+class RunStopped(Exception):
+    """Raised before a cell would run in a stopped run: the notebook ends there."""
+
+
+def _stop_before_cell(**_: Any) -> None:
+    """nbclient's `on_cell_execute` hook: a stopped run runs no further cell (an interrupt that reached the
+    kernel between two cells would otherwise be lost)."""
+    if _STOPPING.is_set():
+        raise RunStopped("the run was stopped (SIGINT/SIGTERM) before this cell")
+
+
+def allow_kernels() -> None:
+    """A new run may start kernels again (after an earlier run in this process was stopped)."""
+    _STOPPING.clear()
+
+
+def _interrupt(manager: KitKernelManager) -> bool:
+    process = getattr(getattr(manager, "provisioner", None), "process", None)  # a Popen, while it runs
+    if process is None or process.poll() is not None:
+        return False  # shut down, or exited: Popen.poll also keeps a reused pid from being signalled
+    try:
+        process.send_signal(signal.SIGINT)
+    except OSError:
+        return False
+    return True
 
 
 def kernel_environment(job: Job, base: Mapping[str, str]) -> dict[str, str]:
@@ -215,7 +271,7 @@ def _execute(job: Job, parameters: Mapping[str, Any], base_env: Mapping[str, str
                 str(ref.path), str(job.executed_path), parameters=dict(parameters), kernel_name=KERNEL_NAME,
                 start_timeout=int(job.start_timeout), execution_timeout=job.cell_timeout, progress_bar=False,
                 log_output=False, request_save_on_cell_execute=False, kernel_manager_class=manager,
-                shutdown_kernel="immediate" if job.replaying else "graceful",
+                shutdown_kernel="immediate" if job.replaying else "graceful", on_cell_execute=_stop_before_cell,
             )
     except NotebookContractError as exc:
         return CellError("NotebookContractError", str(exc))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit.setups.modes import InferenceMode, recorded_setups
-from kit.runner.execute import DEFAULT_CELL_TIMEOUT, DEFAULT_START_TIMEOUT, Job, run_job
+from kit.runner.execute import DEFAULT_CELL_TIMEOUT, DEFAULT_START_TIMEOUT, Job, allow_kernels, interrupt_running_kernels, run_job
 from kit.runner.outcome import Outcome
 from kit.setups.options import OptionError, ResolvedRun, RunOptions, StackConfig, StackURL, resolve_recording_dir, resolve_run
 from kit.suites import MatrixEntry, NotebookRef, matrix
@@ -98,6 +98,7 @@ class JobPool:
         self._base_env = base_env
         self._on_start = on_start
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        allow_kernels()
         self._futures: dict[Path, Future[Outcome]] = {}
 
     def _run(self, job: Job) -> Outcome:
@@ -123,8 +124,10 @@ class JobPool:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        failed = kind is not None  # Ctrl-C: start nothing new, and do not wait
+        failed = kind is not None  # Ctrl-C: start nothing new, stop the running kernels, and do not wait
         self.close(cancel=failed, wait=not failed)
+        if failed:
+            interrupt_running_kernels()
 
 
 def run_jobs(jobs: Sequence[Job], *, workers: int = 1, on_start: Callable[[Job], None] | None = None,
