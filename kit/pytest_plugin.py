@@ -127,7 +127,6 @@ class _KitState:
         self._stack_url: str | None = None
         self._stack_error: str | None = None
         self._pool: JobPool | None = None
-        self.known: list[Outcome] = []  # items that passed with known findings, for the terminal summary
         self._queue: list[NotebookItem] | None = None
         self._selected: set[NotebookRef] | None = None
         self._roots: tuple[Path, ...] | None = None
@@ -250,6 +249,7 @@ class _KitState:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STATE] = _KitState(config)
+    config.pluginmanager.register(KnownFindingsSummary(), "kit-known-findings")
     config.addinivalue_line("markers", "kit_notebook: a notebook × setup item collected by the kit plugin")
     _add_suites_to_collect(config)
 
@@ -365,9 +365,7 @@ class NotebookItem(pytest.Item):
 
         state = _state(self.config)
         outcome = state.outcome(self)
-        self.user_properties.append(("kit_outcome", outcome.to_json()))
-        if outcome.status is Status.KNOWN_FINDINGS:  # passes; listed in the terminal summary
-            state.known.append(outcome)
+        self.user_properties.append(("kit_outcome", outcome.to_json()))  # the terminal summary reads it back
         if outcome.status is Status.NOT_RECORDED:
             _skip_here(f"not recorded for setup {self.setup_spec.name}; record with: {outcome.record_command}")
         if outcome.status is Status.UNSUPPORTED:
@@ -441,17 +439,30 @@ def kit_client(kit_setup: Setup, pytestconfig: pytest.Config) -> Any:
                       api_key=key, replay_style=state.run.replay_style)
 
 
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    """The known findings the passing notebook items carried: facts about peers, from findings/<setup>.toml."""
-    from kit.runner.report import finding_line
+class KnownFindingsSummary:
+    """The known findings the passing notebook items carried, listed after the run: facts about peers, from
+    findings/<setup>.toml. Read from the reports, not the items: under pytest-xdist an item runs in a worker
+    and only its report (with the item's `kit_outcome` property) reaches the process that prints."""
 
-    state = config.stash.get(_STATE, None)
-    if state is None or not state.known:
-        return
-    terminalreporter.section("kit: known findings (passed; findings/<setup>.toml)")
-    for outcome in state.known:
-        for f in outcome.findings:
-            terminalreporter.line(f"{outcome.id}: {finding_line(f)}")
+    def __init__(self) -> None:
+        self.known: list[dict[str, Any]] = []  # Outcome.to_json() of each item that passed with known findings
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call" or not report.passed:
+            return
+        for name, value in report.user_properties:
+            if name == "kit_outcome" and isinstance(value, dict) and value.get("status") == "known findings":
+                self.known.append(value)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        from kit.runner.report import finding_line
+
+        if not self.known:
+            return
+        terminalreporter.section("kit: known findings (passed; findings/<setup>.toml)")
+        for outcome in self.known:
+            for f in outcome.get("findings") or ():
+                terminalreporter.line(f"{outcome['suite']}/{outcome['name']}[{outcome['setup']}]: {finding_line(f)}")
 
 
 @pytest.hookimpl(trylast=True)

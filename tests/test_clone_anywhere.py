@@ -80,8 +80,9 @@ def _pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_copy_with_nothing_beside_it_collects_everything_and_skips_nothing_for_missing_data(tmp_path: Path) -> None:
     lonely = _copy_alone(tmp_path)
-    here = _pytest(ROOT, "--collect-only", "-q", "tests")
-    there = _pytest(lonely, "--collect-only", "-q", "tests")
+    serial = ["-n", "0"] if _has_xdist() else []  # one process: its collection count is printed as one line
+    here = _pytest(ROOT, *serial, "--collect-only", "-q", "tests")
+    there = _pytest(lonely, *serial, "--collect-only", "-q", "tests")
     assert there.returncode == 0, there.stdout[-3000:] + there.stderr[-3000:]
     count = re.compile(r"^(\d+) tests? collected", re.M)
     assert count.search(there.stdout) and count.search(here.stdout), there.stdout[-500:]
@@ -89,7 +90,7 @@ def test_a_copy_with_nothing_beside_it_collects_everything_and_skips_nothing_for
 
     data_heavy = ["tests/events/test_validate_real.py", "tests/bridge/test_acceptance.py",
                   "tests/render/test_render_fixtures.py", "tests/events/test_rule_breaches.py"]
-    run = _pytest(lonely, "-q", "-rs", "-x", "-n", "0", *data_heavy) if _has_xdist() else _pytest(lonely, "-q", "-rs", "-x", *data_heavy)
+    run = _pytest(lonely, *serial, "-q", "-rs", "-x", *data_heavy)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     skipped = [line for line in run.stdout.splitlines() if line.startswith("SKIPPED")]
     assert not [line for line in skipped if re.search(r"not found|missing|captur|fixture", line, re.I)], skipped

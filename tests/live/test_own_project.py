@@ -38,14 +38,22 @@ pytestmark = pytest.mark.live
 
 
 def _snapshot(*folders: Path) -> dict[str, tuple[int, int]]:
-    """Every file under the folders: (size, mtime) by path."""
+    """Every file under the folders: (size, mtime) by path; what other tests write there meanwhile left out
+    (pytest runs test files side by side): the recordings index, a cache every replay updates, and the
+    kit's own test outputs, reports/pytest (the notebook items) and reports/browser (screenshots)."""
     seen: dict[str, tuple[int, int]] = {}
     for folder in folders:
         for path in folder.rglob("*") if folder.is_dir() else ([folder] if folder.is_file() else []):
-            if path.is_file():
+            if path.is_file() and not _written_by_other_tests(path):
                 stat = path.stat()
                 seen[str(path)] = (stat.st_size, stat.st_mtime_ns)
     return seen
+
+
+def _written_by_other_tests(path: Path) -> bool:
+    relative = path.relative_to(ROOT).parts
+    return (relative[0] == "recordings" and (relative[-1].startswith((".index.sqlite", ".tmp-")) or relative[-1] == ".lock")) \
+        or relative[:2] in (("reports", "pytest"), ("reports", "browser"))
 
 
 def _build_wheel(tmp: Path) -> Path:

@@ -148,9 +148,11 @@ def test_kit_run_exits_0_on_known_findings_and_1_when_a_baselined_rule_is_remove
     assert "FAILED responses/peer[claude]" in removed.output and "lifecycle.created-first" in removed.output
 
 
+@pytest.mark.parametrize("workers", [None, "2"], ids=["one-process", "xdist"])
 def test_pytest_items_apply_the_same_judgement(project: Path, pytester: pytest.Pytester,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """Known findings pass as pytest items; a baseline missing a rule fails the item with the same message."""
+                                               monkeypatch: pytest.MonkeyPatch, workers: str | None) -> None:
+    """Known findings pass as pytest items; a baseline missing a rule fails the item with the same message.
+    Under pytest-xdist too: the items run in workers, and the known findings are still listed at the end."""
     import shutil
 
     for name in ("KIT_INFERENCE_MODE", "KIT_RECORDING_DIR", "KIT_SETUPS_FILE"):
@@ -159,8 +161,9 @@ def test_pytest_items_apply_the_same_judgement(project: Path, pytester: pytest.P
     shutil.copytree(project / "notebooks", pytester.path / "notebooks")
     (pytester.path / "recordings").mkdir()
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
-    run = pytester.runpytest("-p", "no:cacheprovider", "--recording-dir", "recordings", "notebooks",
-                             "--setup", "gpt,claude", "--kit-workers", "2", "-q")
+    args = ["-p", "no:cacheprovider", "--recording-dir", "recordings", "notebooks", "--setup", "gpt,claude", "-q"]
+    run = pytester.runpytest(*args, "--kit-workers", "2") if workers is None else \
+        pytester.runpytest_subprocess(*args, "-n", workers)
     out = run.stdout.str()
     assert run.ret == 1, out
     assert "1 failed, 1 passed" in out
