@@ -59,7 +59,11 @@ SECRET_HEADERS = frozenset(
      "cookie", "set-cookie", "x-goog-api-key", "anthropic-organization-id", "ocp-apim-subscription-key"}
 )
 
+# A credential starts a token: not preceded by a letter, digit, `_` or `-`. Inside a longer token (a server's
+# opaque id in URL-safe base64, such as LiteLLM's ~1,000-character response ids) `sk-` followed by 20
+# characters turns up by chance, and refusing to record it was a false alarm.
 CREDENTIAL_VALUE = re.compile(
+    r"(?<![A-Za-z0-9_\-])"
     r"(sk-(?:proj-|ant-(?:api\d\d-)?|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"
     r"|Bearer\s+[A-Za-z0-9._~+/\-]{20,}=*"
     r"|AKIA[0-9A-Z]{16}|xai-[A-Za-z0-9]{20,}|gsk_[A-Za-z0-9]{20,}|AIza[0-9A-Za-z_\-]{30,}"

@@ -34,6 +34,24 @@ def test_credential_shapes_are_found_anywhere_in_a_recording(shape):
         "response.sse.events[0].data.delta"]
 
 
+# A real LiteLLM 1.108.7 response id (recordings/litellm): its routing in URL-safe base64.
+LITELLM_ID = ("resp_72U3f27se08-hLbJJ6xm6jYPwBZEqTjuOMG5LwK2no2o1Ey9IV1zOK0HJxAOMGL-DlvdGO5Sh89kfjQ2TOjiAa-8OuQaqULjbw5obU"
+              "-iOIvSxTd_NHpwX1M9nv2lbLzhLwmj-MBl2Qe8PVMPFy1Z5527ea7w64P_fRzHbgYV8S-_EyhlOFLVdkSsRgwd4htYtFI62LojNjIFg7O")
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_credential_shape_inside_a_longer_token_is_no_credential(shape):
+    """LiteLLM's ids hold `sk-` and 20 more characters by chance now and then; the record was refused."""
+    for cut in (17, 60, 101):
+        assert not has_credential(f'"id": "{LITELLM_ID[:cut]}{SHAPES[shape]}{LITELLM_ID[cut:]}"')
+
+
+@pytest.mark.parametrize("before", [" ", '"', "=", ":", "/", "'", "(", "\n", ""])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_credential_shape_that_starts_a_token_is_found(shape, before):
+    assert has_credential(f"{before}{SHAPES[shape]}")
+
+
 def test_ordinary_text_is_no_credential():
     for text in ("sk-learn is a library", "Bearer of bad news", "hf_hub", "eyJ alone", "ghp_short"):
         assert not has_credential(text)
