@@ -4,9 +4,12 @@ Chat servers such as llama.cpp take no files: a `file` content part makes
 llama-cpp-python answer a streamed request with an empty body. So the bridge
 reads the file itself and sends its text, framed with its name, where the
 file was. Text files (any `text/*` type, JSON, XML, YAML, CSV, Markdown, or
-bytes that decode as UTF-8 when the type says nothing) are decoded; any other
-type (PDF, images, Office files) is refused naming the type, since the bridge
-would otherwise send the model bytes it cannot read. `file_id` parts need the
+bytes that decode as UTF-8 when the type says nothing) are decoded; PDFs (the
+usual `input_file`, and the Open Responses compliance suite's file-input test)
+have their text layer extracted with pypdf, page by page, up to OpenAI's 100
+pages; any other type (images, Office files), a PDF with no text layer (the
+bridge does no OCR) or one pypdf cannot read is refused naming the type or the
+reason, since the bridge would otherwise send the model bytes it cannot read. `file_id` parts need the
 server's uploaded files: the served bridge resolves them first
 (`resolve_file_ids`); the in-process bridge has no files and refuses them.
 """
@@ -24,6 +27,8 @@ FileLookup = Callable[[str], "tuple[str, str] | None"]
 TEXT_TYPES = frozenset({"application/json", "application/xml", "application/x-yaml", "application/yaml",
                         "application/csv", "application/markdown", "application/x-ndjson", "application/jsonl"})
 _UNTYPED = frozenset({"", "application/octet-stream"})
+PDF_TYPES = frozenset({"application/pdf", "application/x-pdf"})
+MAX_PDF_PAGES = 100  # OpenAI's limit for a PDF given as input_file
 
 
 class FileInputError(ValueError):
@@ -52,7 +57,7 @@ def file_text(part: Mapping[str, Any], where: str) -> str:
         raise FileInputError(where, "an input_file needs file_data (a base64 data URL) or a file_id")
     filename = str(part.get("filename") or "file")
     media_type, payload = _data_url(str(data), f"{where}.file_data")
-    text = _decode(payload, media_type, filename, f"{where}.file_data")
+    text = file_as_text(payload, media_type, filename, f"{where}.file_data")
     return f"[file {filename}]\n{text}\n[end of file {filename}]"
 
 
@@ -102,12 +107,52 @@ def _data_url(data: str, where: str) -> tuple[str, bytes]:
     return fields[0].strip().lower(), raw
 
 
-def _decode(payload: bytes, media_type: str, filename: str, where: str) -> str:
+def file_as_text(payload: bytes, media_type: str, filename: str, where: str) -> str:
+    """The text a model reads for a file's bytes (also what an upload to the served bridge keeps), or
+    `FileInputError` saying why there is none."""
+    media_type = media_type.split(";")[0].strip().lower()
+    if media_type in PDF_TYPES or (media_type in _UNTYPED and payload.startswith(b"%PDF-")):
+        return pdf_text(payload, filename, where)
     if media_type and media_type not in _UNTYPED and not (media_type.startswith("text/") or media_type in TEXT_TYPES):
         raise FileInputError(where, f"{filename}: files of type {media_type} cannot be read by a Chat Completions "
-                             "model through the bridge; it reads text files only (text/*, JSON, XML, YAML, CSV)")
+                             "model through the bridge; it reads text files (text/*, JSON, XML, YAML, CSV) and "
+                             "the text of PDFs")
     try:
         return payload.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise FileInputError(where, f"{filename}: the bridge reads text files only, and this one is not UTF-8 "
+        raise FileInputError(where, f"{filename}: the bridge reads text files and PDFs, and this one is not UTF-8 "
                              f"({media_type or 'no media type'}: {exc.reason} at byte {exc.start})") from exc
+
+
+def pdf_text(payload: bytes, filename: str, where: str) -> str:
+    """A PDF's text layer, its pages separated by a blank line (pypdf's extraction: reading order as the PDF
+    draws it, no OCR)."""
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        try:
+            reader = PdfReader(io.BytesIO(payload))
+        except PyPdfError as exc:
+            if "startxref" not in str(exc):
+                raise
+            # No cross-reference table (a hand-written PDF, such as the Open Responses compliance suite's): a
+            # zero `startxref` makes pypdf rebuild the table by scanning the objects, as viewers do.
+            end = payload.rfind(b"%%EOF")
+            reader = PdfReader(io.BytesIO((payload[:end] if end >= 0 else payload) + b"\nstartxref\n0\n%%EOF\n"))
+        if len(reader.pages) > MAX_PDF_PAGES:
+            raise FileInputError(where, f"{filename}: a PDF of {len(reader.pages)} pages; the bridge reads up to "
+                                 f"{MAX_PDF_PAGES}, as OpenAI does")
+        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+    except FileInputError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise FileInputError(where, f"{filename}: not a PDF the bridge can read ({type(exc).__name__}: "
+                             f"{str(exc)[:200]})") from exc
+    text = "\n\n".join(page for page in pages if page)
+    if not text:
+        raise FileInputError(where, f"{filename}: a PDF of {len(pages)} page(s) with no text layer (scanned pages?); "
+                             "the bridge extracts text and does no OCR")
+    return text

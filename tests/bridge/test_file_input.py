@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kit.bridge import UnsupportedParameter, to_chat_request
-from kit.bridge.file_input import FileInputError, file_text, resolve_file_ids
+from kit.bridge.file_input import MAX_PDF_PAGES, FileInputError, file_text, resolve_file_ids
 
 NOTES = "The harbour master's cat is called Biscuit.\n"
 
@@ -39,7 +39,9 @@ def test_text_like_types_and_untyped_utf8_are_read(media_type: str) -> None:
 
 @pytest.mark.parametrize("part, param, says", [
     ({"filename": "paper.pdf", "file_data": data_url(b"%PDF-1.4\n%\xe2\xe3", "application/pdf")},
-     "input[0].content[1].file_data", "application/pdf"),
+     "input[0].content[1].file_data", "paper.pdf: not a PDF the bridge can read"),
+    ({"filename": "photo.png", "file_data": data_url(b"\x89PNG\r\n", "image/png")},
+     "input[0].content[1].file_data", "image/png"),
     ({"filename": "blob.bin", "file_data": data_url(b"\xff\xfe\x00", "application/octet-stream")},
      "input[0].content[1].file_data", "not UTF-8"),
     ({"filename": "x.txt", "file_data": "data:text/plain,plain"}, "input[0].content[1].file_data", "base64"),
@@ -55,6 +57,51 @@ def test_what_the_bridge_cannot_read_is_refused_naming_the_field(part: dict[str,
         to_chat_request(user_with_file(part))
     assert info.value.param == param
     assert says in info.value.reason
+
+
+# The Open Responses compliance suite's file-input test sends this PDF (one page, "Title: OpenResponses File
+# Input Fixture" in Helvetica) and expects a completed answer: openresponses/openresponses
+# src/lib/compliance-tests.ts at 18e565604fdf7a08ad3a06bbc30d1ddaee999ea4, ISC (its package.json).
+COMPLIANCE_PDF = (
+    "JVBERi0xLjEKMSAwIG9iago8PCAvVHlwZSAvQ2F0YWxvZyAvUGFnZXMgMiAwIFIgPj4KZW5kb2JqCjIgMCBvYmoKPDwgL1R5cGUgL1BhZ2VzIC9L"
+    "aWRzIFszIDAgUl0gL0NvdW50IDEgPj4KZW5kb2JqCjMgMCBvYmoKPDwgL1R5cGUgL1BhZ2UgL1BhcmVudCAyIDAgUiAvTWVkaWFCb3ggWzAgMCAz"
+    "MDAgMTQ0XSAvQ29udGVudHMgNCAwIFIgL1Jlc291cmNlcyA8PCAvRm9udCA8PCAvRjEgNSAwIFIgPj4gPj4gPj4KZW5kb2JqCjQgMCBvYmoKPDwg"
+    "L0xlbmd0aCA3NCA+PgpzdHJlYW0KQlQKL0YxIDEyIFRmCjcyIDcyIFRkCihUaXRsZTogT3BlblJlc3BvbnNlcyBGaWxlIElucHV0IEZpeHR1cmUp"
+    "IFRqCkVUCmVuZHN0cmVhbQplbmRvYmoKNSAwIG9iago8PCAvVHlwZSAvRm9udCAvU3VidHlwZSAvVHlwZTEgL0Jhc2VGb250IC9IZWx2ZXRpY2Eg"
+    "Pj4KZW5kb2JqCnRyYWlsZXIKPDwgL1Jvb3QgMSAwIFIgPj4KJSVFT0Y="
+)
+COMPLIANCE_TITLE = "Title: OpenResponses File Input Fixture"  # the PDF's one text-drawing operator, read by eye
+
+
+@pytest.mark.parametrize("media_type", ["application/pdf", "application/octet-stream", ""])
+def test_the_compliance_suites_pdf_is_read_as_its_text(media_type: str) -> None:
+    chat = to_chat_request(user_with_file({"filename": "openresponses-fixture.pdf",
+                                           "file_data": f"data:{media_type};base64,{COMPLIANCE_PDF}"}))
+    assert chat["messages"] == [{"role": "user", "content": (
+        "What is the cat called?\n\n[file openresponses-fixture.pdf]\n" + COMPLIANCE_TITLE
+        + "\n[end of file openresponses-fixture.pdf]")}]
+
+
+def _pdf(pages: int) -> bytes:
+    """A PDF of blank pages (no text layer), made with pypdf's writer."""
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=200, height=200)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("pages, says", [(1, "no text layer"), (MAX_PDF_PAGES + 1, f"{MAX_PDF_PAGES + 1} pages")])
+def test_a_pdf_without_text_or_too_long_is_refused_saying_so(pages: int, says: str) -> None:
+    with pytest.raises(UnsupportedParameter) as info:
+        to_chat_request(user_with_file({"filename": "scan.pdf", "file_data": data_url(_pdf(pages), "application/pdf")}))
+    assert info.value.param == "input[0].content[1].file_data"
+    assert says in info.value.reason and "scan.pdf" in info.value.reason
 
 
 def test_file_ids_are_resolved_from_the_servers_uploads() -> None:

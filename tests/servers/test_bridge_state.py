@@ -311,3 +311,21 @@ def test_the_input_items_rule_passes_the_bridge_and_catches_a_lost_tool_output(c
     assert check_input_items(sent, listed) == []
     lost = [i for i in listed if i["type"] != "function_call_output"]
     assert [v.rule for v in check_input_items(sent, lost)] == ["state.input-items-complete"]
+
+
+def test_an_uploaded_pdf_is_read_by_its_file_id(client: openai.OpenAI, upstream: LoopbackServer) -> None:
+    """The Open Responses compliance suite's PDF, uploaded through the SDK (no media type: the bytes say PDF)
+    and given by file_id: the model is sent the PDF's text in place of the file."""
+    import base64
+
+    from tests.bridge.test_file_input import COMPLIANCE_PDF, COMPLIANCE_TITLE
+
+    made = client.files.create(file=("openresponses-fixture.pdf", base64.b64decode(COMPLIANCE_PDF)),
+                               purpose="user_data")
+    answer = client.responses.create(model="m", user=f"fixture:{TEXT}", input=[{"role": "user", "content": [
+        {"type": "input_text", "text": "Answer with the file's title only."},
+        {"type": "input_file", "file_id": made.id}]}])
+    assert answer.status == "completed"
+    assert upstream_messages(upstream)[-1] == {"role": "user", "content": (
+        "Answer with the file's title only.\n\n[file openresponses-fixture.pdf]\n" + COMPLIANCE_TITLE
+        + "\n[end of file openresponses-fixture.pdf]")}

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from kit.bridge import VectorStoreError
+from kit.bridge.file_input import FileInputError, file_as_text
 from kit.servers.bridge_app.state import BridgeState, bridge_of, json_body
 from kit.servers.bridge_app.wire import derived_id, error_body
 
@@ -57,11 +58,10 @@ async def upload(request: Request) -> Response:
         return JSONResponse(error_body("POST /v1/files needs a multipart `file` field", param="file"), 400)
     data = await part.read()
     filename = part.filename or "upload.txt"
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return JSONResponse(error_body(f"{filename}: the bridge's vector stores hold UTF-8 text only ({exc})",
-                                       code="unsupported_file", param="file"), 400)
+    try:  # what the bridge keeps of a file is its text: a text file's, or a PDF's text layer
+        text = await run_in_threadpool(file_as_text, data, part.content_type or "", filename, "file")
+    except FileInputError as exc:
+        return JSONResponse(error_body(exc.reason, code="unsupported_file", param="file"), 400)
     files = bridge_of(request).files
     return JSONResponse(await run_in_threadpool(files.add, filename, text, str(form.get("purpose") or "assistants")))
 
