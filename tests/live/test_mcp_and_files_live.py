@@ -79,3 +79,15 @@ def test_a_file_uploaded_then_named_by_id_is_read(client: openai.OpenAI) -> None
         client.responses.create(model=MODEL, input=[{"role": "user", "content": [
             {"type": "input_file", "file_id": "file-nope"}]}])
     assert client.files.delete(uploaded.id).deleted
+
+
+def test_the_open_responses_file_input_test_passes(client: openai.OpenAI) -> None:
+    """The compliance suite's file-input request as it sends it (non-streaming, its PDF as file_data) and its
+    two validators: an output, and status completed. The model is SmolLM2; what it says of the title is its own."""
+    from tests.bridge.test_file_input import COMPLIANCE_PDF
+
+    answer = client.responses.create(model=MODEL, input=[{"type": "message", "role": "user",
+        "content": [{"type": "input_text", "text": "Read the attached file and answer with its title only."},
+                    {"type": "input_file", "filename": "openresponses-fixture.pdf",
+                     "file_data": f"data:application/pdf;base64,{COMPLIANCE_PDF}"}]}])
+    assert answer.output and answer.status == "completed", answer
