@@ -33,11 +33,11 @@ from kit.notebook.checks import (
     solid_png,
 )
 from kit.notebook.display import _display  # noqa: F401  (notebooks show values with it)
-from kit.notebook.files import expect_file_read, file_data_url, files_route_refused
+from kit.notebook.files import FILE_REFUSED, expect_file_read, file_data_url, files_route_refused, expect_open_responses_file_input, open_responses_file_input
 from kit.notebook import turns  # noqa: F401  (notebooks reach it as nb.turns)
 from kit.notebook.free_form import inspect_capture, playground
 from kit.notebook.mcp import approval_request, check_approval_request, check_mcp_call, mcp_tool
 from kit.notebook.refusals import ROUTE_MISSING
 from kit.notebook.scenario import Scenario, start
 
-__all__ = ["approval_request", "CapabilityMissing", "chat_table", "chat_text", "check_approval_request", "check_mcp_call", "expect_chat", "expect_embeddings", "expect_file_citations", "expect_file_read", "expect_function_call", "expect_items", "expect_reasoning", "expect_refusal", "expect_status", "expect_text", "file_data_url", "files_route_refused", "inspect_capture", "mcp_tool", "playground", "ROUTE_MISSING", "Scenario", "solid_png", "start", "StreamCheckFailed", "turns"]
+__all__ = ["approval_request", "CapabilityMissing", "chat_table", "chat_text", "check_approval_request", "check_mcp_call", "expect_chat", "expect_embeddings", "expect_file_citations", "expect_file_read", "expect_function_call", "expect_items", "expect_open_responses_file_input", "expect_reasoning", "expect_refusal", "expect_status", "expect_text", "file_data_url", "FILE_REFUSED", "files_route_refused", "inspect_capture", "mcp_tool", "open_responses_file_input", "playground", "ROUTE_MISSING", "Scenario", "solid_png", "start", "StreamCheckFailed", "turns"]

@@ -9,6 +9,7 @@ import pytest
 
 from kit.bridge import UnsupportedParameter, to_chat_request
 from kit.bridge.file_input import MAX_PDF_PAGES, FileInputError, file_text, resolve_file_ids
+from kit.notebook.files import OPEN_RESPONSES_PDF
 
 NOTES = "The harbour master's cat is called Biscuit.\n"
 
@@ -59,17 +60,7 @@ def test_what_the_bridge_cannot_read_is_refused_naming_the_field(part: dict[str,
     assert says in info.value.reason
 
 
-# The Open Responses compliance suite's file-input test sends this PDF (one page, "Title: OpenResponses File
-# Input Fixture" in Helvetica) and expects a completed answer: openresponses/openresponses
-# src/lib/compliance-tests.ts at 18e565604fdf7a08ad3a06bbc30d1ddaee999ea4, ISC (its package.json).
-COMPLIANCE_PDF = (
-    "JVBERi0xLjEKMSAwIG9iago8PCAvVHlwZSAvQ2F0YWxvZyAvUGFnZXMgMiAwIFIgPj4KZW5kb2JqCjIgMCBvYmoKPDwgL1R5cGUgL1BhZ2VzIC9L"
-    "aWRzIFszIDAgUl0gL0NvdW50IDEgPj4KZW5kb2JqCjMgMCBvYmoKPDwgL1R5cGUgL1BhZ2UgL1BhcmVudCAyIDAgUiAvTWVkaWFCb3ggWzAgMCAz"
-    "MDAgMTQ0XSAvQ29udGVudHMgNCAwIFIgL1Jlc291cmNlcyA8PCAvRm9udCA8PCAvRjEgNSAwIFIgPj4gPj4gPj4KZW5kb2JqCjQgMCBvYmoKPDwg"
-    "L0xlbmd0aCA3NCA+PgpzdHJlYW0KQlQKL0YxIDEyIFRmCjcyIDcyIFRkCihUaXRsZTogT3BlblJlc3BvbnNlcyBGaWxlIElucHV0IEZpeHR1cmUp"
-    "IFRqCkVUCmVuZHN0cmVhbQplbmRvYmoKNSAwIG9iago8PCAvVHlwZSAvRm9udCAvU3VidHlwZSAvVHlwZTEgL0Jhc2VGb250IC9IZWx2ZXRpY2Eg"
-    "Pj4KZW5kb2JqCnRyYWlsZXIKPDwgL1Jvb3QgMSAwIFIgPj4KJSVFT0Y="
-)
+COMPLIANCE_PDF = OPEN_RESPONSES_PDF  # the compliance suite's file-input PDF (kit/notebook/files.py: source, license)
 COMPLIANCE_TITLE = "Title: OpenResponses File Input Fixture"  # the PDF's one text-drawing operator, read by eye
 
 
