@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 # An uploaded file: its name and text, or None when there is no such file.
@@ -141,7 +143,8 @@ def pdf_text(payload: bytes, filename: str, where: str) -> str:
             # No cross-reference table (a hand-written PDF, such as the Open Responses compliance suite's): a
             # zero `startxref` makes pypdf rebuild the table by scanning the objects, as viewers do.
             end = payload.rfind(b"%%EOF")
-            reader = PdfReader(io.BytesIO((payload[:end] if end >= 0 else payload) + b"\nstartxref\n0\n%%EOF\n"))
+            with _quiet("pypdf"):  # its repair notes ("incorrect startxref pointer") are this repair, asked for
+                reader = PdfReader(io.BytesIO((payload[:end] if end >= 0 else payload) + b"\nstartxref\n0\n%%EOF\n"))
         if len(reader.pages) > MAX_PDF_PAGES:
             raise FileInputError(where, f"{filename}: a PDF of {len(reader.pages)} pages; the bridge reads up to "
                                  f"{MAX_PDF_PAGES}, as OpenAI does")
@@ -156,3 +159,16 @@ def pdf_text(payload: bytes, filename: str, where: str) -> str:
         raise FileInputError(where, f"{filename}: a PDF of {len(pages)} page(s) with no text layer (scanned pages?); "
                              "the bridge extracts text and does no OCR")
     return text
+
+
+@contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    """The logger's warnings held back for the block (they would reach a notebook's stderr as noise). Another
+    thread's warnings from the same logger meanwhile are held back too."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 from typing import Any
 
 import pytest
@@ -111,3 +112,12 @@ def test_string_input_and_messages_without_files_are_left_alone() -> None:
     assert resolve_file_ids({"model": "m", "input": "hi"}, {}.get) == {"model": "m", "input": "hi"}
     chat = to_chat_request({"model": "m", "input": [{"role": "user", "content": [{"type": "input_text", "text": "a"}]}]})
     assert chat["messages"] == [{"role": "user", "content": "a"}]  # text alone goes as a string (test_request.py)
+
+
+def test_reading_the_compliance_pdf_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    """The repair of its missing cross-reference table is the bridge's own doing: pypdf's notes about it
+    ("incorrect startxref pointer") would reach a notebook's stderr as noise."""
+    with caplog.at_level(logging.DEBUG, logger="pypdf"):
+        assert COMPLIANCE_TITLE in file_text({"filename": "f.pdf", "file_data": f"data:application/pdf;base64,"
+                                                                                 f"{COMPLIANCE_PDF}"}, "w")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
