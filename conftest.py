@@ -15,15 +15,3 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     the time of one."""
     return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
                       MAX_WORKERS))
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The long test files first (those that start servers or browsers: markers `live`, `browser`, and the
-    clone test), the rest after in their own order: with files spread over workers as they fall free, the
-    short files then fill in around the long ones instead of a long one starting last and running alone."""
-    items.sort(key=lambda item: 0 if _long(item) else 1)  # stable: each file keeps its order
-
-
-def _long(item: pytest.Item) -> bool:
-    return item.get_closest_marker("live") is not None or item.get_closest_marker("browser") is not None \
-        or item.path.name == "test_clone_anywhere.py"
