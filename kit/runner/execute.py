@@ -153,11 +153,8 @@ class KitKernelManager(AsyncKernelManager):
             kw["stdout"] = kw["stderr"] = log
             await super()._async_start_kernel(**kw)
 
-        with _RUNNING_LOCK:
+        with _RUNNING_LOCK:  # a stop from here on signals it; one before runs no cell in it (_stop_before_cell)
             _RUNNING.add(self)
-            stopping = _STOPPING.is_set()
-        if stopping:  # the run was stopped while this kernel started: it runs nothing
-            _interrupt(self)
 
     start_kernel = _async_start_kernel  # type: ignore[assignment]
 
@@ -169,7 +166,7 @@ class KitKernelManager(AsyncKernelManager):
 
 _RUNNING: weakref.WeakSet[KitKernelManager] = weakref.WeakSet()  # started by this process, in any job thread
 _RUNNING_LOCK = threading.Lock()
-_STOPPING = threading.Event()  # set by interrupt_running_kernels: a kernel that starts after it is interrupted too
+_STOPPING = threading.Event()  # set by interrupt_running_kernels: no kernel starts and no cell runs after it
 
 
 def interrupt_running_kernels() -> int:
